@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NewFlagSet returns a flag set that reports nothing by itself: Parse
+// prints the usage for -h and turns a bad flag into a usage *Error.
+func NewFlagSet(prog string) *flag.FlagSet {
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// Parse parses args. For -h or --help it writes usage to stdout and returns
+// flag.ErrHelp; a bad flag or a stray argument is a usage error (exit 2).
+func Parse(fs *flag.FlagSet, usage string, args []string, stdout io.Writer) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return flag.ErrHelp
+		}
+		return Errorf(ExitUsage, "%v", err)
+	}
+	if fs.NArg() > 0 {
+		return Errorf(ExitUsage, "unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// Strings is a repeatable string flag; each value may also be a comma list.
+type Strings []string
+
+func (s *Strings) String() string { return strings.Join(*s, ",") }
+
+// Set appends the comma-separated names in v, skipping empty ones.
+func (s *Strings) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
+// Env returns the first non-empty value of the named environment variables,
+// or def.
+func Env(getenv func(string) string, def string, names ...string) string {
+	for _, n := range names {
+		if v := getenv(n); v != "" {
+			return v
+		}
+	}
+	return def
+}
+
+// DefaultHost and DefaultPort are where sio-serve listens and where sio-pub
+// and sio-sub connect when nothing else is said.
+const (
+	DefaultHost = "127.0.0.1"
+	DefaultPort = 31979
+)
+
+// DefaultURL is the server URL from SIO_URL, else from SIO_HOST and
+// SIO_PORT, else http://127.0.0.1:31979.
+func DefaultURL(getenv func(string) string) string {
+	if u := getenv("SIO_URL"); u != "" {
+		return u
+	}
+	host := Env(getenv, DefaultHost, "SIO_HOST")
+	port := Env(getenv, strconv.Itoa(DefaultPort), "SIO_PORT")
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	return "http://" + host + ":" + port
+}
+
+// ParseURL checks a server URL: http, https, ws or wss, with a host. The
+// path is the Socket.IO namespace ("/" when empty).
+func ParseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, Errorf(ExitUsage, "bad url %q: %v", s, unwrapURLError(err))
+	}
+	switch u.Scheme {
+	case "http", "https", "ws", "wss":
+	default:
+		return nil, Errorf(ExitUsage, "bad url %q: scheme must be http, https, ws or wss", s)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, Errorf(ExitUsage, "bad url %q: no host", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, Errorf(ExitUsage, "bad url %q: bad port %q", s, p)
+		}
+	}
+	return u, nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// PositiveDuration checks that d is above zero.
+func PositiveDuration(name string, d time.Duration) error {
+	if d <= 0 {
+		return Errorf(ExitUsage, "invalid value %q for flag -%s: must be above zero", d, name)
+	}
+	return nil
+}

@@ -1,0 +1,383 @@
+// Package conn is a Socket.IO client connection for the sio commands, with
+// the zishang520 client's known problems worked around (LIBRARY-NOTES.md):
+// emits wait for "connect" (C1), connect attempts are short and retried so a
+// missed open event cannot hang (C2), the library's own signal handling is
+// turned off (C3), and Flush waits until every emitted event was written and
+// read by the server before Close (C4).
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	client "github.com/zishang520/socket.io/clients/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Options configure a connection.
+type Options struct {
+	// URL of the server; its path is the namespace, its query is sent.
+	URL *url.URL
+	// Rooms to join, sent as "room" (a comma list) in the handshake auth.
+	Rooms []string
+	// Token, when set, is sent as "token" in the handshake auth.
+	Token string
+	// ConnectTimeout bounds the first connection. Default 10 s.
+	ConnectTimeout time.Duration
+	// Reconnect after the connection is lost, also when the server said
+	// disconnect (a restart).
+	Reconnect bool
+	// OnEvent, when set, gets every event in arrival order. It runs on the
+	// connection's reading goroutine: blocking in it stops reading.
+	OnEvent func(event string, args []any)
+}
+
+// State is a change of the connection.
+type State struct {
+	Connected bool
+	// Reason a connection was lost, or why a connect failed.
+	Reason string
+}
+
+// Conn is a client connection to one namespace.
+type Conn struct {
+	opts    Options
+	nsp     string
+	manager *client.Manager
+	socket  *client.Socket
+
+	states chan State
+
+	mu        sync.Mutex
+	connected bool
+	lastErr   string
+	closed    bool
+	connectCh chan struct{} // closed while connected; replaced on loss
+
+	acks     atomic.Int64
+	confirms []func(bool) // open Confirm requests, oldest first
+}
+
+// attemptTimeout bounds one connection attempt: the library can miss the
+// engine's open or error event and would otherwise wait its whole timeout
+// (LIBRARY-NOTES C2).
+const attemptTimeout = 2 * time.Second
+
+// Dial connects and waits for the namespace to be joined. It fails with
+// a *DialError when that does not happen within ConnectTimeout or the
+// server refuses the namespace.
+func Dial(ctx context.Context, o Options) (*Conn, error) {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	base, nsp := split(o.URL)
+	opts := client.DefaultOptions()
+	opts.SetTransports(types.NewSet(client.WebSocket))
+	opts.SetForceNew(true)
+	opts.SetAutoConnect(false)
+	opts.SetCloseOnBeforeunload(false) // C3: we handle signals
+	opts.SetTimeout(attemptTimeout)
+	opts.SetReconnection(true)
+	opts.SetReconnectionDelay(200)
+	opts.SetReconnectionDelayMax(2000)
+	opts.SetRandomizationFactor(0.3)
+	if q := o.URL.Query(); len(q) > 0 {
+		opts.SetQuery(q)
+	}
+	auth := map[string]any{}
+	if len(o.Rooms) > 0 {
+		auth["room"] = strings.Join(o.Rooms, ",")
+	}
+	if o.Token != "" {
+		auth["token"] = o.Token
+	}
+	if len(auth) > 0 {
+		opts.SetAuth(auth)
+	}
+
+	c := &Conn{
+		opts:      o,
+		nsp:       nsp,
+		states:    make(chan State, 16),
+		connectCh: make(chan struct{}),
+	}
+	c.manager = client.NewManager(base, opts)
+	c.socket = c.manager.Socket(nsp, opts)
+	_ = c.socket.On("connect", func(...any) { c.setConnected(true, "") })
+	_ = c.socket.On("disconnect", func(args ...any) {
+		reason, _ := first(args).(string)
+		c.setConnected(false, reason)
+		c.failConfirms()
+		if reason == "io server disconnect" && o.Reconnect && !c.isClosed() {
+			// The library does not reconnect after the server said
+			// disconnect; a restarting server says it.
+			go c.reconnectLater()
+		}
+	})
+	_ = c.socket.On("connect_error", func(args ...any) {
+		msg := "connect error"
+		if err, ok := first(args).(error); ok && err != nil {
+			msg = err.Error()
+		}
+		c.mu.Lock()
+		c.lastErr = msg
+		c.mu.Unlock()
+		if !c.socket.Active() && o.Reconnect && !c.isClosed() {
+			// Refused by the server (CONNECT_ERROR): the library gives
+			// up on this socket; keep trying like for a lost link.
+			go c.reconnectLater()
+		}
+	})
+	_ = c.manager.On("packet", c.onPacket)
+	_ = c.manager.On("error", func(args ...any) {
+		if err, ok := first(args).(error); ok && err != nil {
+			c.mu.Lock()
+			c.lastErr = err.Error()
+			c.mu.Unlock()
+		}
+	})
+	if o.OnEvent != nil {
+		c.socket.OnAny(func(args ...any) {
+			if ev, ok := first(args).(string); ok {
+				c.opts.OnEvent(ev, args[1:])
+			}
+		})
+	}
+	c.socket.Connect()
+
+	t := time.NewTimer(o.ConnectTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ready():
+			return c, nil
+		case <-ctx.Done():
+			c.Close()
+			return nil, ctx.Err()
+		case <-t.C:
+			c.Close()
+			return nil, &DialError{URL: o.URL.String(), Reason: c.lastError(), Timeout: o.ConnectTimeout}
+		case <-time.After(50 * time.Millisecond):
+			// A refusal by the server (bad namespace, bad token) is final
+			// for the first connection.
+			if !c.socket.Active() {
+				c.Close()
+				return nil, &DialError{URL: o.URL.String(), Reason: c.lastError(), Refused: true}
+			}
+		}
+	}
+}
+
+// DialError says why Dial failed.
+type DialError struct {
+	URL     string
+	Reason  string
+	Timeout time.Duration
+	Refused bool
+}
+
+func (e *DialError) Error() string {
+	if e.Refused {
+		return fmt.Sprintf("%s: refused: %s", e.URL, e.Reason)
+	}
+	r := e.Reason
+	if r == "" {
+		r = "no answer"
+	}
+	return fmt.Sprintf("cannot connect to %s within %v: %s", e.URL, e.Timeout, r)
+}
+
+func (c *Conn) reconnectLater() {
+	time.Sleep(300 * time.Millisecond)
+	if !c.isClosed() && !c.Connected() {
+		c.socket.Connect()
+	}
+}
+
+func (c *Conn) setConnected(up bool, reason string) {
+	c.mu.Lock()
+	changed := c.connected != up
+	c.connected = up
+	if changed {
+		if up {
+			close(c.connectCh)
+		} else {
+			c.connectCh = make(chan struct{})
+		}
+	}
+	c.mu.Unlock()
+	if changed {
+		select {
+		case c.states <- State{Connected: up, Reason: reason}:
+		default: // nobody listening closely; Connected() tells the truth
+		}
+	}
+}
+
+// ready returns a channel closed while the connection is up.
+func (c *Conn) ready() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connectCh
+}
+
+// Ready returns a channel that is closed once the connection is up.
+func (c *Conn) Ready() <-chan struct{} { return c.ready() }
+
+// States delivers connection changes (lossy when not read).
+func (c *Conn) States() <-chan State { return c.states }
+
+// Connected tells whether the namespace is joined now.
+func (c *Conn) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connected
+}
+
+func (c *Conn) lastError() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// ErrNotConnected is returned by Emit while the connection is down.
+var ErrNotConnected = errors.New("not connected")
+
+// Emit sends an event. It refuses while the connection is down, so that
+// the caller keeps the event (the library would buffer it without bound
+// and may reorder it, LIBRARY-NOTES C1).
+func (c *Conn) Emit(event string, args ...any) error {
+	if !c.Connected() {
+		return ErrNotConnected
+	}
+	return c.socket.Emit(event, args...)
+}
+
+// EmitAck sends an event and calls done with nil once the server acked it,
+// or with an error when the connection is lost first or timeout passes.
+func (c *Conn) EmitAck(timeout time.Duration, done func(err error), event string, args ...any) error {
+	if !c.Connected() {
+		return ErrNotConnected
+	}
+	c.acks.Add(1)
+	s := c.socket
+	if timeout > 0 {
+		s = s.Timeout(timeout)
+	}
+	s.EmitWithAck(event, args...)(func(_ []any, err error) {
+		c.acks.Add(-1)
+		done(err)
+	})
+	return nil
+}
+
+// Pending tells how many emitted events the library has not yet written
+// to the network: its send buffer, the engine's write buffer, and a write
+// in progress.
+func (c *Conn) Pending() int {
+	n := c.socket.SendBuffer().Len()
+	if e := c.manager.Engine(); e != nil {
+		n += e.WriteBuffer().Len()
+		if t := e.Transport(); t != nil && !t.Writable() {
+			n++
+		}
+	}
+	return n
+}
+
+// Flush waits until every event emitted so far was written to the network
+// and then read by the server: after the library's buffers drain, it asks
+// the server to join a namespace and waits for the answer (any answer,
+// accepted or refused), which the server sends only after it read what came
+// before. It fails when the connection is lost first or ctx ends.
+func (c *Conn) Flush(ctx context.Context) error {
+	for quiet := 0; quiet < 3; {
+		if !c.Connected() {
+			return ErrNotConnected
+		}
+		if c.Pending() == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return c.barrier(ctx)
+}
+
+func (c *Conn) barrier(ctx context.Context) error {
+	got := make(chan bool, 1)
+	c.Confirm(func(ok bool) { got <- ok })
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case ok := <-got:
+		if !ok {
+			return ErrNotConnected
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errors.New("server did not confirm within 5s")
+	}
+}
+
+// Close leaves the namespace and closes the connection. Call Flush first
+// to be sure what was emitted arrived.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.manager.SetReconnection(false)
+	c.socket.Disconnect()
+	c.socket.Close()
+}
+
+// split returns the engine URL (scheme http or https, the query) and the
+// namespace (the path, "/" when empty).
+func split(u *url.URL) (string, string) {
+	b := *u
+	switch b.Scheme {
+	case "ws":
+		b.Scheme = "http"
+	case "wss":
+		b.Scheme = "https"
+	}
+	nsp := b.Path
+	if nsp == "" {
+		nsp = "/"
+	}
+	b.Path = ""
+	b.RawPath = ""
+	b.RawQuery = "" // sent through the options
+	b.Fragment = ""
+	return b.String(), nsp
+}
+
+func first(args []any) any {
+	if len(args) == 0 {
+		return nil
+	}
+	return args[0]
+}

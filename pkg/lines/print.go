@@ -1,0 +1,156 @@
+package lines
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Printer formats events as lines. It reuses its buffer: the slice Line
+// returns is valid until the next call.
+type Printer struct {
+	Format Format
+	// Verbose prefixes the event name and a space (text and json).
+	Verbose bool
+
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// Line returns the line for one event, with its "\n".
+func (p *Printer) Line(event string, args []any) []byte {
+	if p.enc == nil {
+		p.enc = json.NewEncoder(&p.buf)
+		p.enc.SetEscapeHTML(false)
+	}
+	p.buf.Reset()
+	if p.Verbose && p.Format != Envelope {
+		p.buf.WriteString(event)
+		p.buf.WriteByte(' ')
+	}
+	switch p.Format {
+	case Text:
+		if len(args) == 1 {
+			if s, ok := args[0].(string); ok {
+				writeOneLine(&p.buf, s)
+				p.buf.WriteByte('\n')
+				return p.buf.Bytes()
+			}
+		}
+		if len(args) == 0 {
+			p.buf.WriteByte('\n')
+			return p.buf.Bytes()
+		}
+		p.json(data(args))
+	case JSON:
+		p.json(data(args))
+	case Envelope:
+		env := map[string]any{"event": event}
+		if len(args) == 1 {
+			env["data"] = toJSON(args[0])
+		} else {
+			env["args"] = toJSON(args)
+		}
+		p.json(env)
+	}
+	return p.buf.Bytes()
+}
+
+// data is what stands for the arguments: the one argument, or all of them
+// as an array.
+func data(args []any) any {
+	if len(args) == 1 {
+		return toJSON(args[0])
+	}
+	if args == nil {
+		args = []any{}
+	}
+	return toJSON(args)
+}
+
+// json writes v as compact JSON and a newline (the encoder adds it).
+func (p *Printer) json(v any) {
+	if err := p.enc.Encode(v); err != nil {
+		// Values decoded from the wire always encode; say so if not.
+		p.buf.WriteString(`{"$error":` + quote(err.Error()) + "}\n")
+	}
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// writeOneLine writes s with CR and LF as the two characters \r and \n, so
+// that one event is one line.
+func writeOneLine(b *bytes.Buffer, s string) {
+	for {
+		i := strings.IndexAny(s, "\r\n")
+		if i < 0 {
+			b.WriteString(s)
+			return
+		}
+		b.WriteString(s[:i])
+		if s[i] == '\r' {
+			b.WriteString(`\r`)
+		} else {
+			b.WriteString(`\n`)
+		}
+		s = s[i+1:]
+	}
+}
+
+// toJSON replaces binary buffers with {"$binary": base64}, copying only
+// the containers that hold one.
+func toJSON(v any) any {
+	out, _ := convert(v)
+	return out
+}
+
+// convert returns v with its binary leaves replaced, and whether it
+// replaced any; unchanged containers are returned as they are.
+func convert(v any) (any, bool) {
+	switch t := v.(type) {
+	case *types.BytesBuffer:
+		return map[string]any{binaryKey: base64.StdEncoding.EncodeToString(t.Bytes())}, true
+	case []byte:
+		return map[string]any{binaryKey: base64.StdEncoding.EncodeToString(t)}, true
+	case map[string]any:
+		var out map[string]any
+		for k, e := range t {
+			c, changed := convert(e)
+			if !changed {
+				continue
+			}
+			if out == nil {
+				out = make(map[string]any, len(t))
+				for k2, e2 := range t {
+					out[k2] = e2
+				}
+			}
+			out[k] = c
+		}
+		if out != nil {
+			return out, true
+		}
+	case []any:
+		var out []any
+		for i, e := range t {
+			c, changed := convert(e)
+			if !changed {
+				continue
+			}
+			if out == nil {
+				out = append([]any(nil), t...)
+			}
+			out[i] = c
+		}
+		if out != nil {
+			return out, true
+		}
+	}
+	return v, false
+}

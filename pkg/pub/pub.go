@@ -1,0 +1,378 @@
+// Package pub is the sio-pub command: stdin lines to Socket.IO events.
+package pub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sio-tools/sio/pkg/cli"
+	"github.com/sio-tools/sio/pkg/conn"
+	"github.com/sio-tools/sio/pkg/lines"
+)
+
+// Config is what the flags say.
+type Config struct {
+	URL            *url.URL
+	Event          string
+	Format         lines.Format
+	Rooms          []string
+	Token          string
+	MaxBytes       int
+	SkipInvalid    bool
+	Buffer         int
+	ConnectTimeout time.Duration
+	RetryFor       time.Duration
+}
+
+const usage = `Usage: sio-pub [options] < lines
+
+Read stdin, one line per event, and emit each to a Socket.IO server.
+At end of input it exits only after every line reached the server.
+
+Options:
+  -e, --event NAME          event name (default "message")
+  -f, --format FORMAT       how a line stands for an event (default text):
+                              text      the line, without its newline, as
+                                        one string argument
+                              json      one JSON value, the argument
+                              envelope  {"event":NAME,"data":VALUE} or
+                                        {"event":NAME,"args":[...]}, the
+                                        lines sio-sub -f envelope prints
+  -u, --url URL             server URL; its path is the namespace
+                            (env SIO_URL, default http://$SIO_HOST:$SIO_PORT,
+                            that is http://127.0.0.1:31979)
+  -r, --room ROOMS          send only to the members of these rooms (a comma
+                            list); the server must support rooms (sio-serve)
+      --token TOKEN         send TOKEN in the handshake auth (env SIO_TOKEN)
+      --max-bytes N         longest line accepted (default 1000000)
+      --skip-invalid        report a bad line on stderr and go on (exit 65
+                            at the end) instead of stopping at it
+      --buffer N            lines held while disconnected (default 10000);
+                            when full, reading stops until reconnected
+      --connect-timeout D   give up the first connection after D (default 10s)
+      --retry-for D         after the connection is lost, keep trying to
+                            reconnect for D (default 30s)
+  -h, --help                show this help
+
+A line is sent without its "\n" or "\r\n". Lines are sent in order.
+Lines must be UTF-8; a line that is not valid for its format, or longer
+than --max-bytes, stops sio-pub with exit 65 after the lines before it
+were delivered.
+
+Exit status:
+  0   all lines delivered
+  1   lines not delivered (the count is on stderr), connection lost for good
+  2   usage error (bad flag or value, bad URL)
+  3   could not connect within --connect-timeout, or refused
+  65  a bad input line (invalid for its format, too long, not UTF-8)
+
+Examples:
+  seq 1 10 | sio-pub -e count
+  tail -F app.log | sio-pub -e log --url http://127.0.0.1:31979/logs
+  stream | translate | sio-pub -e final
+  jq -c '.items[]' data.json | sio-pub -f json -e item
+  sio-sub -f envelope --url http://a:31979 | sio-pub -f envelope --url http://b:31979
+`
+
+// ParseFlags reads the command line and the environment.
+func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
+	fs := cli.NewFlagSet("sio-pub")
+	var (
+		c      Config
+		rawURL string
+		format string
+		rooms  cli.Strings
+		maxB   int64
+		buffer int
+	)
+	for _, n := range []string{"e", "event"} {
+		fs.StringVar(&c.Event, n, "message", "")
+	}
+	for _, n := range []string{"f", "format"} {
+		fs.StringVar(&format, n, "text", "")
+	}
+	for _, n := range []string{"u", "url"} {
+		fs.StringVar(&rawURL, n, cli.DefaultURL(getenv), "")
+	}
+	for _, n := range []string{"r", "room"} {
+		fs.Var(&rooms, n, "")
+	}
+	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
+	fs.Int64Var(&maxB, "max-bytes", 1_000_000, "")
+	fs.BoolVar(&c.SkipInvalid, "skip-invalid", false, "")
+	fs.IntVar(&buffer, "buffer", 10000, "")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "")
+	fs.DurationVar(&c.RetryFor, "retry-for", 30*time.Second, "")
+	if err := cli.Parse(fs, usage, args, stdout); err != nil {
+		return c, err
+	}
+	u, err := cli.ParseURL(rawURL)
+	if err != nil {
+		return c, err
+	}
+	c.URL = u
+	if c.Format, err = lines.ParseFormat(format); err != nil {
+		return c, cli.Errorf(cli.ExitUsage, "%v", err)
+	}
+	if c.Event == "" {
+		return c, cli.Errorf(cli.ExitUsage, "empty event name")
+	}
+	if maxB <= 0 || maxB > 1<<30 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-bytes: want 1 to %d", maxB, 1<<30)
+	}
+	c.MaxBytes = int(maxB)
+	if buffer <= 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --buffer: must be above zero", buffer)
+	}
+	c.Buffer = buffer
+	if err := cli.PositiveDuration("connect-timeout", c.ConnectTimeout); err != nil {
+		return c, err
+	}
+	if c.RetryFor < 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --retry-for: must not be negative", c.RetryFor)
+	}
+	c.Rooms = rooms
+	return c, nil
+}
+
+// item is one line read: an event to send, or the error that ends input.
+type item struct {
+	line  int
+	event string
+	args  []any
+	err   error
+}
+
+// Run reads stdin and publishes until EOF, an error, or ctx ends.
+func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
+	cn, err := conn.Dial(ctx, conn.Options{
+		URL:            c.URL,
+		Rooms:          c.Rooms,
+		Token:          c.Token,
+		ConnectTimeout: c.ConnectTimeout,
+		Reconnect:      true,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return cli.Errorf(cli.ExitStart, "%v", err)
+	}
+	defer cn.Close()
+	if os.Getenv("SIO_TRACE") != "" {
+		t0 := time.Now()
+		defer func() { fmt.Fprintf(stdio.Err, "trace: total %v\n", time.Since(t0)) }()
+	}
+
+	items := make(chan item, c.Buffer)
+	var invalid int
+	var firstBad error
+	go read(ctx, c, stdio, items, &invalid, &firstBad)
+
+	p := &publisher{cn: cn, cfg: c}
+	return p.run(ctx, items, stdio, func() (int, error) { return invalid, firstBad })
+}
+
+// read parses stdin into items; it closes items at EOF or after the item
+// that carries an error.
+func read(ctx context.Context, c Config, stdio cli.Stdio, items chan<- item, invalid *int, firstBad *error) {
+	defer close(items)
+	r := lines.NewReader(stdio.In, c.MaxBytes)
+	send := func(it item) bool {
+		select {
+		case items <- it:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for {
+		b, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err == nil {
+			ev, args, perr := lines.Parse(c.Format, c.Event, b)
+			if perr == nil {
+				if !send(item{line: r.Line(), event: ev, args: args}) {
+					return
+				}
+				continue
+			}
+			err = &lines.LineError{Line: r.Line(), Err: perr}
+		}
+		var le *lines.LineError
+		if !errors.As(err, &le) {
+			send(item{err: cli.Errorf(cli.ExitFailure, "read stdin: %v", err)})
+			return
+		}
+		if !c.SkipInvalid {
+			send(item{err: &cli.Error{Code: cli.ExitData, Err: le}})
+			return
+		}
+		// Reported here, in input order; counted for the exit status.
+		fmt.Fprintf(stdio.Err, "sio-pub: %v\n", le)
+		*invalid++ // read by run only after items is closed
+		if *firstBad == nil {
+			*firstBad = le
+		}
+	}
+}
+
+// publisher sends items and keeps count of what the server confirmed.
+type publisher struct {
+	cn  *conn.Conn
+	cfg Config
+
+	mu        sync.Mutex
+	sent      int // lines handed to the connection
+	confirmed int // of those, read by the server for sure
+	inFlight  bool
+	maybeLost int // lines in flight when a connection was lost
+}
+
+// confirmEvery is how often a Confirm request goes out while sending, so
+// that a lost connection can say how many lines it may have taken along.
+const confirmEvery = 50 * time.Millisecond
+
+func (p *publisher) run(ctx context.Context, items <-chan item, stdio cli.Stdio, invalid func() (int, error)) error {
+	lastConfirm := time.Now()
+	pending := 0 // items taken from the channel but not sent (0 or 1)
+	var endErr error
+	for it := range items {
+		if ctx.Err() != nil {
+			return p.undelivered(ctx.Err(), 1+len(items))
+		}
+		if it.err != nil {
+			endErr = it.err
+			break
+		}
+		pending = 1
+		for {
+			if err := p.waitConnected(ctx); err != nil {
+				return p.undelivered(err, pending+len(items))
+			}
+			err := p.cn.Emit(it.event, it.args...)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, conn.ErrNotConnected) {
+				return cli.Errorf(cli.ExitFailure, "line %d: %v", it.line, err)
+			}
+		}
+		pending = 0
+		p.mu.Lock()
+		p.sent++
+		ask := !p.inFlight && time.Since(lastConfirm) > confirmEvery
+		p.mu.Unlock()
+		if ask {
+			lastConfirm = time.Now()
+			p.confirm()
+		}
+	}
+	// Every line before the end (or the bad one) must arrive first. When
+	// interrupted, what was sent gets a short while to get there.
+	fctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+	}
+	for {
+		if err := p.waitConnected(fctx); err != nil {
+			return p.undelivered(err, 0)
+		}
+		if os.Getenv("SIO_TRACE") != "" {
+			fmt.Fprintf(stdio.Err, "trace: flush start at %v\n", time.Now().Format("15:04:05.000"))
+		}
+		c, cancel := context.WithTimeout(fctx, 30*time.Second)
+		err := p.cn.Flush(c)
+		cancel()
+		if err == nil {
+			p.mu.Lock()
+			p.confirmed = p.sent
+			p.mu.Unlock()
+			break
+		}
+		if !errors.Is(err, conn.ErrNotConnected) {
+			return p.undelivered(err, 0)
+		}
+	}
+	if err := p.lostError(); err != nil {
+		return err
+	}
+	if endErr != nil {
+		return endErr
+	}
+	if n, first := invalid(); n > 0 {
+		return &cli.Error{Code: cli.ExitData, Err: fmt.Errorf("%d invalid line(s) skipped, the first: %v", n, first)}
+	}
+	return nil
+}
+
+// confirm asks the server to confirm what was sent so far.
+func (p *publisher) confirm() {
+	p.mu.Lock()
+	upTo := p.sent
+	p.inFlight = true
+	p.mu.Unlock()
+	p.cn.Confirm(func(ok bool) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.inFlight = false
+		if ok && upTo > p.confirmed {
+			p.confirmed = upTo
+		}
+	})
+}
+
+// waitConnected returns at once while connected; else it counts what the
+// lost connection may have taken and waits for a reconnect for RetryFor.
+func (p *publisher) waitConnected(ctx context.Context) error {
+	if p.cn.Connected() {
+		return nil
+	}
+	p.mu.Lock()
+	p.maybeLost += p.sent - p.confirmed
+	p.confirmed = p.sent
+	p.mu.Unlock()
+	t := time.NewTimer(p.cfg.RetryFor)
+	defer t.Stop()
+	select {
+	case <-p.cn.Ready():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("connection to %s lost and not back within %v", p.cfg.URL, p.cfg.RetryFor)
+	}
+}
+
+// undelivered is the error for giving up with n lines read and not sent.
+func (p *publisher) undelivered(cause error, n int) error {
+	p.mu.Lock()
+	lost := p.maybeLost + p.sent - p.confirmed
+	p.mu.Unlock()
+	if errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+		cause = errors.New("interrupted")
+	}
+	return cli.Errorf(cli.ExitFailure, "%v: %d line(s) read were not delivered, %d more may not have arrived", cause, n, lost)
+}
+
+// lostError reports lines that were in flight when a connection was lost.
+func (p *publisher) lostError() error {
+	p.mu.Lock()
+	lost := p.maybeLost
+	p.mu.Unlock()
+	if lost == 0 {
+		return nil
+	}
+	return cli.Errorf(cli.ExitFailure, "%d line(s) were in flight when the connection was lost and may not have been delivered", lost).
+		WithHint("the lines after them were delivered; nothing tells which of those %d arrived", lost)
+}

@@ -1,0 +1,243 @@
+// Package relay is the sio-serve relay as an http.Handler: a Socket.IO v4
+// server that accepts every namespace and re-broadcasts each event a client
+// emits to the other clients of its namespace, or of its rooms.
+//
+// Mount it at /socket.io/ in any mux:
+//
+//	r := relay.New(relay.Options{})
+//	defer r.Close()
+//	mux.Handle("/socket.io/", r)
+package relay
+
+import (
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Options configure a Relay. The zero value is usable.
+type Options struct {
+	// MaxBytes is the largest message a client may send, in bytes; a
+	// larger one closes that client's connection. Default 1,000,000.
+	MaxBytes int64
+	// ConnectTimeout closes an engine connection that has not joined a
+	// namespace in this time. Default 5 s (the library's is 45 s; see
+	// LIBRARY-NOTES S1: a lost CONNECT packet leaves a client stuck until
+	// then, and a short timeout makes it reconnect).
+	ConnectTimeout time.Duration
+	// Logger gets one line per connection and per error. Default: discard.
+	Logger *slog.Logger
+}
+
+// DefaultMaxBytes is Socket.IO's default maximum message size.
+const DefaultMaxBytes = 1_000_000
+
+// FlushNamespace is the namespace sio-pub joins to learn that the server
+// read all it sent before (conn.FlushNamespace; not imported, so that the
+// server does not link the client library). Nothing is relayed there.
+const FlushNamespace = "/_sio_flush"
+
+// Relay is the Socket.IO relay. Create it with New.
+type Relay struct {
+	io      *socket.Server
+	handler http.Handler
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	sockets map[*socket.Socket]struct{}
+	closed  atomic.Bool
+
+	events atomic.Uint64
+}
+
+// New returns a Relay ready to serve.
+func New(o Options) *Relay {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	opts := socket.DefaultServerOptions()
+	opts.SetServeClient(false)
+	opts.SetMaxHttpBufferSize(o.MaxBytes)
+	opts.SetConnectTimeout(o.ConnectTimeout)
+	// Never compress: the library's default path builds a prepared
+	// websocket message per recipient (LIBRARY-NOTES S2).
+	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 30})
+
+	r := &Relay{
+		io:      socket.NewServer(nil, opts),
+		log:     o.Logger,
+		sockets: make(map[*socket.Socket]struct{}),
+	}
+	r.handler = r.io.ServeHandler(nil)
+	_ = r.io.On("connection", r.onConnection)
+	// sio-pub asks to join this namespace to learn that the server has
+	// read all it sent before (conn.Confirm). Refusing it is the answer:
+	// a refused client keeps no state, so the request can be repeated
+	// (a second CONNECT to a joined namespace closes the connection).
+	r.io.Of(FlushNamespace, nil).Use(func(_ *socket.Socket, next func(*socket.ExtendedError)) {
+		next(socket.NewExtendedError("flush confirmed", nil))
+	})
+	r.io.Of(regexp.MustCompile(`^/.+`), r.onConnection)
+	return r
+}
+
+// ServeHTTP serves the Socket.IO endpoint (mount it at /socket.io/).
+func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.closed.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	r.handler.ServeHTTP(w, req)
+}
+
+// Clients returns the number of connected namespace clients.
+func (r *Relay) Clients() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sockets)
+}
+
+// Events returns how many events the relay has received.
+func (r *Relay) Events() uint64 { return r.events.Load() }
+
+func (r *Relay) onConnection(args ...any) {
+	s, ok := args[0].(*socket.Socket)
+	if !ok {
+		return
+	}
+	if r.closed.Load() {
+		s.Disconnect(true)
+		return
+	}
+	rooms := Rooms(s.Handshake())
+	if len(rooms) > 0 {
+		s.Join(rooms...)
+	}
+	r.mu.Lock()
+	r.sockets[s] = struct{}{}
+	r.mu.Unlock()
+	nsp := s.Nsp().Name()
+	r.log.Info("connect", "id", s.Id(), "nsp", nsp, "addr", s.Handshake().Address, "rooms", rooms)
+
+	_ = s.On("disconnect", func(args ...any) {
+		r.mu.Lock()
+		delete(r.sockets, s)
+		r.mu.Unlock()
+		reason, _ := args[0].(string)
+		r.log.Info("disconnect", "id", s.Id(), "nsp", nsp, "reason", reason)
+	})
+	s.OnAny(func(args ...any) { r.relay(s, rooms, args) })
+}
+
+// relay re-broadcasts one event: to the sender's rooms when it has any,
+// else to its whole namespace, never to the sender. An ack the sender asked
+// for is answered here, after the event was handed to every recipient
+// (passing it on to Emit would answer at once with [], LIBRARY-NOTES S5).
+func (r *Relay) relay(s *socket.Socket, rooms []socket.Room, args []any) {
+	if len(args) == 0 {
+		return
+	}
+	var ack socket.Ack
+	if a, ok := args[len(args)-1].(socket.Ack); ok {
+		ack = a
+		args = args[:len(args)-1]
+	}
+	ev, ok := args[0].(string)
+	if !ok {
+		r.log.Warn("dropped event with a non-string name", "id", s.Id())
+		return
+	}
+	r.events.Add(1)
+	op := s.Broadcast()
+	if len(rooms) > 0 {
+		op = op.To(rooms...)
+	}
+	if err := op.Emit(ev, args[1:]...); err != nil {
+		r.log.Warn("dropped event", "id", s.Id(), "event", ev, "err", err)
+		return
+	}
+	if ack != nil {
+		ack(nil, nil)
+	}
+}
+
+// Rooms returns the rooms a client asked to join: "room" in its handshake
+// auth (a name, a comma list, or an array of names) or in its query string
+// (repeatable, each a comma list).
+func Rooms(h *socket.Handshake) []socket.Room {
+	var names []string
+	add := func(v any) {
+		switch t := v.(type) {
+		case string:
+			names = append(names, strings.Split(t, ",")...)
+		case []string:
+			for _, s := range t {
+				names = append(names, strings.Split(s, ",")...)
+			}
+		case []any:
+			for _, e := range t {
+				if s, ok := e.(string); ok {
+					names = append(names, strings.Split(s, ",")...)
+				}
+			}
+		}
+	}
+	if h.Auth != nil {
+		add(h.Auth["room"])
+	}
+	if v, ok := h.Query["room"]; ok {
+		add(v)
+	}
+	var rooms []socket.Room
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" || seen[n] {
+			continue
+		}
+		seen[n] = true
+		rooms = append(rooms, socket.Room(n))
+	}
+	return rooms
+}
+
+// Close tells every client it is disconnected (a Socket.IO DISCONNECT
+// packet, flushed before its connection closes), waits up to wait for the
+// connections to close, then closes what is left. New requests get 503.
+func (r *Relay) Close(wait time.Duration) {
+	if r.closed.Swap(true) {
+		return
+	}
+	r.mu.Lock()
+	list := make([]*socket.Socket, 0, len(r.sockets))
+	for s := range r.sockets {
+		list = append(list, s)
+	}
+	r.mu.Unlock()
+	for _, s := range list {
+		s.Disconnect(true)
+	}
+	deadline := time.Now().Add(wait)
+	for r.io.Engine().ClientsCount() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	r.io.Close(func(error) { close(done) })
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+}

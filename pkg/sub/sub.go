@@ -1,0 +1,281 @@
+// Package sub is the sio-sub command: Socket.IO events to stdout lines.
+package sub
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/sio-tools/sio/pkg/cli"
+	"github.com/sio-tools/sio/pkg/conn"
+	"github.com/sio-tools/sio/pkg/lines"
+)
+
+// Config is what the flags say.
+type Config struct {
+	URL            *url.URL
+	Events         []string
+	Format         lines.Format
+	Verbose        bool
+	Count          int
+	Timeout        time.Duration
+	Rooms          []string
+	Token          string
+	NoReconnect    bool
+	ConnectTimeout time.Duration
+}
+
+const usage = `Usage: sio-sub [options]
+
+Print the events a Socket.IO server sends, one line per event, as they
+arrive (flushed per event, so "sio-sub | grep x" shows a match at once).
+
+Options:
+  -e, --event NAME          print only events of this name (repeatable, or a
+                            comma list); default: every event
+  -f, --format FORMAT       how an event is printed (default text):
+                              text      a single string argument as is, with
+                                        CR and LF shown as \r and \n; any
+                                        other value as compact JSON; several
+                                        arguments as a JSON array
+                              json      the data always as compact JSON
+                              envelope  {"event":NAME,"data":VALUE}, or
+                                        "args":[...] for several arguments;
+                                        what sio-pub -f envelope reads
+  -v, --verbose             prefix each line with the event name and a space
+                            (text and json)
+  -C, --count N             exit 0 after N events
+  -W, --timeout D           exit 124 when no event arrived for D (e.g. 5s)
+  -u, --url URL             server URL; its path is the namespace
+                            (env SIO_URL, default http://$SIO_HOST:$SIO_PORT,
+                            that is http://127.0.0.1:31979)
+  -r, --room ROOMS          join these rooms (a comma list): hear their events
+                            and the namespace-wide ones (sio-serve)
+      --token TOKEN         send TOKEN in the handshake auth (env SIO_TOKEN)
+      --no-reconnect        exit 1 when the connection is lost (default:
+                            reconnect forever, also after a server restart)
+      --connect-timeout D   give up the first connection after D (default 10s)
+  -h, --help                show this help
+
+Binary data is printed as {"$binary":"<base64>"}, which sio-pub -f json and
+-f envelope turn back into binary.
+
+Exit status:
+  0    -C count reached, stdout closed (sio-sub | head -1), SIGINT or SIGTERM
+  1    connection lost with --no-reconnect, runtime failure
+  2    usage error (bad flag or value, bad URL)
+  3    could not connect within --connect-timeout, or refused
+  124  -W elapsed with no event
+
+Examples:
+  sio-sub                             # every event on namespace /
+  sio-sub -e final | grep error       # only "final" events, filtered
+  sio-sub -v --url http://127.0.0.1:31979/chat
+  sio-sub -f json -e item | jq .price
+  sio-sub -C 1 -W 30s -e done         # wait for one "done" event in a script
+  sio-sub -f envelope --url http://a:31979 | sio-pub -f envelope --url http://b:31979
+`
+
+// ParseFlags reads the command line and the environment.
+func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
+	fs := cli.NewFlagSet("sio-sub")
+	var (
+		c      Config
+		rawURL string
+		format string
+		events cli.Strings
+		rooms  cli.Strings
+	)
+	for _, n := range []string{"e", "event"} {
+		fs.Var(&events, n, "")
+	}
+	for _, n := range []string{"f", "format"} {
+		fs.StringVar(&format, n, "text", "")
+	}
+	for _, n := range []string{"v", "verbose"} {
+		fs.BoolVar(&c.Verbose, n, false, "")
+	}
+	for _, n := range []string{"C", "count"} {
+		fs.IntVar(&c.Count, n, 0, "")
+	}
+	for _, n := range []string{"W", "timeout"} {
+		fs.DurationVar(&c.Timeout, n, 0, "")
+	}
+	for _, n := range []string{"u", "url"} {
+		fs.StringVar(&rawURL, n, cli.DefaultURL(getenv), "")
+	}
+	for _, n := range []string{"r", "room"} {
+		fs.Var(&rooms, n, "")
+	}
+	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
+	fs.BoolVar(&c.NoReconnect, "no-reconnect", false, "")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "")
+	if err := cli.Parse(fs, usage, args, stdout); err != nil {
+		return c, err
+	}
+	u, err := cli.ParseURL(rawURL)
+	if err != nil {
+		return c, err
+	}
+	c.URL = u
+	if c.Format, err = lines.ParseFormat(format); err != nil {
+		return c, cli.Errorf(cli.ExitUsage, "%v", err)
+	}
+	if c.Count < 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for -C: must not be negative", c.Count)
+	}
+	if c.Timeout < 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for -W: must not be negative", c.Timeout)
+	}
+	if err := cli.PositiveDuration("connect-timeout", c.ConnectTimeout); err != nil {
+		return c, err
+	}
+	c.Events = events
+	c.Rooms = rooms
+	return c, nil
+}
+
+type event struct {
+	name string
+	args []any
+}
+
+// Run prints events until the count is reached, stdout closes, the
+// timeout passes, the connection is lost for good, or ctx ends.
+func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
+	// A closed stdout must end us with exit 0, not kill us by SIGPIPE.
+	signal.Ignore(syscall.SIGPIPE)
+
+	want := map[string]bool{}
+	for _, e := range c.Events {
+		want[e] = true
+	}
+	done := make(chan struct{})
+	defer close(done)
+	events := make(chan event, 1024)
+	cn, err := conn.Dial(ctx, conn.Options{
+		URL:            c.URL,
+		Rooms:          c.Rooms,
+		Token:          c.Token,
+		ConnectTimeout: c.ConnectTimeout,
+		Reconnect:      !c.NoReconnect,
+		OnEvent: func(name string, args []any) {
+			if len(want) > 0 && !want[name] {
+				return
+			}
+			select {
+			case events <- event{name, args}:
+			case <-done:
+			}
+		},
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return cli.Errorf(cli.ExitStart, "%v", err)
+	}
+	defer cn.Close()
+
+	out := newOutput(stdio.Out)
+	p := &lines.Printer{Format: c.Format, Verbose: c.Verbose}
+	var timeout <-chan time.Time
+	var timer *time.Timer
+	if c.Timeout > 0 {
+		timer = time.NewTimer(c.Timeout)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	printed := 0
+	lost := false // only a lost connection makes a "reconnected" worth saying
+	for {
+		select {
+		case ev := <-events:
+			if err := out.write(p.Line(ev.name, ev.args), len(events) == 0); err != nil {
+				return writeError(err)
+			}
+			printed++
+			if c.Count > 0 && printed >= c.Count {
+				return writeError(out.flush())
+			}
+			if timer != nil {
+				timer.Reset(c.Timeout)
+			}
+		case st := <-cn.States():
+			if st.Connected {
+				if lost {
+					fmt.Fprintf(stdio.Err, "sio-sub: reconnected to %s\n", c.URL)
+				}
+				lost = false
+				continue
+			}
+			lost = true
+			if err := out.flush(); err != nil {
+				return writeError(err)
+			}
+			if c.NoReconnect {
+				return cli.Errorf(cli.ExitFailure, "connection to %s lost: %s", c.URL, st.Reason)
+			}
+			fmt.Fprintf(stdio.Err, "sio-sub: connection to %s lost (%s), reconnecting\n", c.URL, st.Reason)
+		case <-timeout:
+			if err := out.flush(); err != nil {
+				return writeError(err)
+			}
+			return cli.Errorf(cli.ExitTimeout, "no event for %v", c.Timeout)
+		case <-ctx.Done():
+			return writeError(out.flush())
+		}
+	}
+}
+
+// writeError turns a closed stdout into a quiet exit 0.
+func writeError(err error) error {
+	if err == nil || errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed) {
+		return nil
+	}
+	return cli.Errorf(cli.ExitFailure, "write stdout: %v", err)
+}
+
+// output writes lines straight to a terminal, and through a buffer to
+// anything else, flushed whenever no further event is waiting.
+type output struct {
+	w   io.Writer
+	buf *bufio.Writer
+}
+
+func newOutput(w io.Writer) *output {
+	if f, ok := w.(*os.File); ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())) {
+		return &output{w: w}
+	}
+	return &output{w: w, buf: bufio.NewWriterSize(w, 64<<10)}
+}
+
+func (o *output) write(line []byte, flush bool) error {
+	if o.buf == nil {
+		_, err := o.w.Write(line)
+		return err
+	}
+	if _, err := o.buf.Write(line); err != nil {
+		return err
+	}
+	if flush {
+		return o.buf.Flush()
+	}
+	return nil
+}
+
+func (o *output) flush() error {
+	if o.buf == nil {
+		return nil
+	}
+	return o.buf.Flush()
+}
