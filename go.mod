@@ -3,11 +3,14 @@ module github.com/sio-tools/sio
 go 1.26.8
 
 require (
+	github.com/VictoriaMetrics/metrics v1.35.2
 	github.com/mattn/go-isatty v0.0.24
+	github.com/rogpeppe/go-internal v1.14.1
 	github.com/zishang520/socket.io/clients/socket/v3 v3.0.4
 	github.com/zishang520/socket.io/parsers/socket/v3 v3.0.4
 	github.com/zishang520/socket.io/servers/socket/v3 v3.0.4
 	github.com/zishang520/socket.io/v3 v3.0.4
+	go.uber.org/goleak v1.3.0
 )
 
 require (
@@ -19,6 +22,8 @@ require (
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/quic-go/quic-go v0.60.0 // indirect
 	github.com/quic-go/webtransport-go v0.10.0 // indirect
+	github.com/valyala/fastrand v1.1.0 // indirect
+	github.com/valyala/histogram v1.2.0 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	github.com/xo/terminfo v0.0.0-20220910002029-abceb7e1c41e // indirect
@@ -29,5 +34,6 @@ require (
 	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/sys v0.46.0 // indirect
 	golang.org/x/text v0.38.0 // indirect
+	golang.org/x/tools v0.45.0 // indirect
 	resty.dev/v3 v3.0.0-rc.1 // indirect
 )

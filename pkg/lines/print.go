@@ -48,15 +48,24 @@ func (p *Printer) Line(event string, args []any) []byte {
 	case JSON:
 		p.json(data(args))
 	case Envelope:
-		env := map[string]any{"event": event}
 		if len(args) == 1 {
-			env["data"] = toJSON(args[0])
+			p.json(dataEnvelope{event, toJSON(args[0])})
 		} else {
-			env["args"] = toJSON(args)
+			p.json(argsEnvelope{event, data(args)})
 		}
-		p.json(env)
 	}
 	return p.buf.Bytes()
+}
+
+// The envelopes as printed: "event" first.
+type dataEnvelope struct {
+	Event string `json:"event"`
+	Data  any    `json:"data"`
+}
+
+type argsEnvelope struct {
+	Event string `json:"event"`
+	Args  any    `json:"args"`
 }
 
 // data is what stands for the arguments: the one argument, or all of them

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
@@ -165,10 +164,6 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		return cli.Errorf(cli.ExitStart, "%v", err)
 	}
 	defer cn.Close()
-	if os.Getenv("SIO_TRACE") != "" {
-		t0 := time.Now()
-		defer func() { fmt.Fprintf(stdio.Err, "trace: total %v\n", time.Since(t0)) }()
-	}
 
 	items := make(chan item, c.Buffer)
 	var invalid int
@@ -176,7 +171,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	go read(ctx, c, stdio, items, &invalid, &firstBad)
 
 	p := &publisher{cn: cn, cfg: c}
-	return p.run(ctx, items, stdio, func() (int, error) { return invalid, firstBad })
+	return p.run(ctx, items, func() (int, error) { return invalid, firstBad })
 }
 
 // read parses stdin into items; it closes items at EOF or after the item
@@ -241,32 +236,30 @@ type publisher struct {
 // that a lost connection can say how many lines it may have taken along.
 const confirmEvery = 50 * time.Millisecond
 
-func (p *publisher) run(ctx context.Context, items <-chan item, stdio cli.Stdio, invalid func() (int, error)) error {
+func (p *publisher) run(ctx context.Context, items <-chan item, invalid func() (int, error)) error {
 	lastConfirm := time.Now()
-	pending := 0 // items taken from the channel but not sent (0 or 1)
 	var endErr error
-	for it := range items {
-		if ctx.Err() != nil {
-			return p.undelivered(ctx.Err(), 1+len(items))
+	interrupted := false
+loop:
+	for {
+		var it item
+		select {
+		case v, ok := <-items:
+			if !ok {
+				break loop
+			}
+			it = v
+		case <-ctx.Done():
+			interrupted = true
+			break loop
 		}
 		if it.err != nil {
 			endErr = it.err
 			break
 		}
-		pending = 1
-		for {
-			if err := p.waitConnected(ctx); err != nil {
-				return p.undelivered(err, pending+len(items))
-			}
-			err := p.cn.Emit(it.event, it.args...)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, conn.ErrNotConnected) {
-				return cli.Errorf(cli.ExitFailure, "line %d: %v", it.line, err)
-			}
+		if err := p.send(ctx, it); err != nil {
+			return p.undelivered(err, 1+len(items))
 		}
-		pending = 0
 		p.mu.Lock()
 		p.sent++
 		ask := !p.inFlight && time.Since(lastConfirm) > confirmEvery
@@ -279,30 +272,16 @@ func (p *publisher) run(ctx context.Context, items <-chan item, stdio cli.Stdio,
 	// Every line before the end (or the bad one) must arrive first. When
 	// interrupted, what was sent gets a short while to get there.
 	fctx := ctx
-	if ctx.Err() != nil {
+	if interrupted {
 		var cancel context.CancelFunc
 		fctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 	}
-	for {
-		if err := p.waitConnected(fctx); err != nil {
-			return p.undelivered(err, 0)
-		}
-		if os.Getenv("SIO_TRACE") != "" {
-			fmt.Fprintf(stdio.Err, "trace: flush start at %v\n", time.Now().Format("15:04:05.000"))
-		}
-		c, cancel := context.WithTimeout(fctx, 30*time.Second)
-		err := p.cn.Flush(c)
-		cancel()
-		if err == nil {
-			p.mu.Lock()
-			p.confirmed = p.sent
-			p.mu.Unlock()
-			break
-		}
-		if !errors.Is(err, conn.ErrNotConnected) {
-			return p.undelivered(err, 0)
-		}
+	if err := p.flush(fctx); err != nil {
+		return p.undelivered(err, len(items))
+	}
+	if interrupted && len(items) > 0 {
+		return p.undelivered(context.Canceled, len(items))
 	}
 	if err := p.lostError(); err != nil {
 		return err
@@ -314,6 +293,43 @@ func (p *publisher) run(ctx context.Context, items <-chan item, stdio cli.Stdio,
 		return &cli.Error{Code: cli.ExitData, Err: fmt.Errorf("%d invalid line(s) skipped, the first: %v", n, first)}
 	}
 	return nil
+}
+
+// send emits one line, waiting for the connection while it is down.
+func (p *publisher) send(ctx context.Context, it item) error {
+	for {
+		if err := p.waitConnected(ctx); err != nil {
+			return err
+		}
+		err := p.cn.Emit(it.event, it.args...)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, conn.ErrNotConnected) {
+			return fmt.Errorf("line %d: %v", it.line, err)
+		}
+	}
+}
+
+// flush waits until the server confirmed every line sent.
+func (p *publisher) flush(ctx context.Context) error {
+	for {
+		if err := p.waitConnected(ctx); err != nil {
+			return err
+		}
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := p.cn.Flush(c)
+		cancel()
+		if err == nil {
+			p.mu.Lock()
+			p.confirmed = p.sent
+			p.mu.Unlock()
+			return nil
+		}
+		if !errors.Is(err, conn.ErrNotConnected) {
+			return err
+		}
+	}
 }
 
 // confirm asks the server to confirm what was sent so far.
@@ -359,10 +375,14 @@ func (p *publisher) undelivered(cause error, n int) error {
 	p.mu.Lock()
 	lost := p.maybeLost + p.sent - p.confirmed
 	p.mu.Unlock()
+	if n+lost == 0 {
+		return nil // everything read was confirmed
+	}
 	if errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
 		cause = errors.New("interrupted")
 	}
-	return cli.Errorf(cli.ExitFailure, "%v: %d line(s) read were not delivered, %d more may not have arrived", cause, n, lost)
+	return cli.Errorf(cli.ExitFailure, "%v: %d line(s) may not have been delivered (%d not sent, %d sent but not confirmed by the server)",
+		cause, n+lost, n, lost)
 }
 
 // lostError reports lines that were in flight when a connection was lost.

@@ -10,6 +10,7 @@
 package relay
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -54,7 +56,10 @@ type Relay struct {
 	sockets map[*socket.Socket]struct{}
 	closed  atomic.Bool
 
-	events atomic.Uint64
+	metrics  *metrics.Set
+	events   *metrics.Counter
+	dropped  *metrics.Counter
+	connects *metrics.Counter
 }
 
 // New returns a Relay ready to serve.
@@ -80,7 +85,12 @@ func New(o Options) *Relay {
 		io:      socket.NewServer(nil, opts),
 		log:     o.Logger,
 		sockets: make(map[*socket.Socket]struct{}),
+		metrics: metrics.NewSet(),
 	}
+	r.events = r.metrics.NewCounter("sio_events_received_total")
+	r.dropped = r.metrics.NewCounter("sio_events_dropped_total")
+	r.connects = r.metrics.NewCounter("sio_connections_total")
+	r.metrics.NewGauge("sio_connected_clients", func() float64 { return float64(r.Clients()) })
 	r.handler = r.io.ServeHandler(nil)
 	_ = r.io.On("connection", r.onConnection)
 	// sio-pub asks to join this namespace to learn that the server has
@@ -111,7 +121,10 @@ func (r *Relay) Clients() int {
 }
 
 // Events returns how many events the relay has received.
-func (r *Relay) Events() uint64 { return r.events.Load() }
+func (r *Relay) Events() uint64 { return r.events.Get() }
+
+// WriteMetrics writes the relay's metrics in the Prometheus text format.
+func (r *Relay) WriteMetrics(w io.Writer) { r.metrics.WritePrometheus(w) }
 
 func (r *Relay) onConnection(args ...any) {
 	s, ok := args[0].(*socket.Socket)
@@ -119,7 +132,7 @@ func (r *Relay) onConnection(args ...any) {
 		return
 	}
 	if r.closed.Load() {
-		s.Disconnect(true)
+		s.Disconnect(false)
 		return
 	}
 	rooms := Rooms(s.Handshake())
@@ -129,6 +142,7 @@ func (r *Relay) onConnection(args ...any) {
 	r.mu.Lock()
 	r.sockets[s] = struct{}{}
 	r.mu.Unlock()
+	r.connects.Inc()
 	nsp := s.Nsp().Name()
 	r.log.Info("connect", "id", s.Id(), "nsp", nsp, "addr", s.Handshake().Address, "rooms", rooms)
 
@@ -137,6 +151,8 @@ func (r *Relay) onConnection(args ...any) {
 		delete(r.sockets, s)
 		r.mu.Unlock()
 		reason, _ := args[0].(string)
+		// Reasons are the library's own few strings: a bounded label.
+		r.metrics.GetOrCreateCounter(`sio_disconnections_total{reason="` + reason + `"}`).Inc()
 		r.log.Info("disconnect", "id", s.Id(), "nsp", nsp, "reason", reason)
 	})
 	s.OnAny(func(args ...any) { r.relay(s, rooms, args) })
@@ -157,15 +173,17 @@ func (r *Relay) relay(s *socket.Socket, rooms []socket.Room, args []any) {
 	}
 	ev, ok := args[0].(string)
 	if !ok {
+		r.dropped.Inc()
 		r.log.Warn("dropped event with a non-string name", "id", s.Id())
 		return
 	}
-	r.events.Add(1)
+	r.events.Inc()
 	op := s.Broadcast()
 	if len(rooms) > 0 {
 		op = op.To(rooms...)
 	}
 	if err := op.Emit(ev, args[1:]...); err != nil {
+		r.dropped.Inc()
 		r.log.Warn("dropped event", "id", s.Id(), "event", ev, "err", err)
 		return
 	}
@@ -215,8 +233,12 @@ func Rooms(h *socket.Handshake) []socket.Room {
 }
 
 // Close tells every client it is disconnected (a Socket.IO DISCONNECT
-// packet, flushed before its connection closes), waits up to wait for the
-// connections to close, then closes what is left. New requests get 503.
+// packet), waits up to wait for the clients to close their connections,
+// then closes what is left. New requests get 503.
+//
+// The library's own way, Disconnect(true), closes the connection before
+// the DISCONNECT packet is written (clients see "transport close" and miss
+// what was queued before); a client closes its connection itself once told.
 func (r *Relay) Close(wait time.Duration) {
 	if r.closed.Swap(true) {
 		return
@@ -228,7 +250,7 @@ func (r *Relay) Close(wait time.Duration) {
 	}
 	r.mu.Unlock()
 	for _, s := range list {
-		s.Disconnect(true)
+		s.Disconnect(false)
 	}
 	deadline := time.Now().Add(wait)
 	for r.io.Engine().ClientsCount() > 0 && time.Now().Before(deadline) {

@@ -46,6 +46,7 @@ Options:
 Routes:
   /socket.io/            the Socket.IO endpoint (websocket and polling)
   /healthz               200 "ok" while serving
+  /metrics               Prometheus text format
 
 When ready it prints one line on stderr:
   sio-serve: listening on http://HOST:PORT
@@ -124,6 +125,10 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		r.WriteMetrics(w)
 	})
 	srv := &http.Server{
 		Handler:           mux,

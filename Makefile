@@ -1,0 +1,32 @@
+# sio: Socket.IO for shell pipelines.
+GO      ?= go
+BIN     := bin
+GOFLAGS ?=
+
+.PHONY: all build test race lint bench demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The suite CI runs (.ci/run): vet, then every test with the race detector.
+# The e2e tests build their own race-enabled binaries.
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 18m -p 2 ./...
+
+race: test
+
+lint:
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+bench: build
+	scripts/bench.sh
+
+demo: build
+	scripts/demo.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,361 @@
+// Package e2e tests the built sio binaries as a user runs them: real
+// processes, a real sio-serve on a free 127.0.0.1 port, real pipes.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binDir holds sio-serve, sio-pub and sio-sub built for this test run
+// (with -race when the tests are race-built).
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "sio-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "./cmd/...")
+	cmd := exec.Command("go", args...)
+	cmd.Dir = ".."
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: building the binaries: %v\n", err)
+		return 1
+	}
+	binDir = dir
+	os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// Keep the environment from steering the binaries.
+	for _, v := range []string{"SIO_URL", "SIO_HOST", "SIO_PORT", "SIO_TOKEN"} {
+		os.Unsetenv(v)
+	}
+	return m.Run()
+}
+
+// proc is a started binary.
+type proc struct {
+	t      *testing.T
+	name   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *lineBuf
+	stderr *lineBuf
+	done   chan struct{}
+	err    error
+}
+
+type procOpts struct {
+	stdin      io.Reader // nil: a pipe the test writes to (proc.stdin)
+	stdoutPipe bool      // read stdout through proc.lines()
+	env        []string
+}
+
+// start runs a binary from binDir. It is stopped (SIGKILL, by PID) at the
+// end of the test if still running; its stderr is checked for data races
+// and panics.
+func start(t *testing.T, o procOpts, name string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.Env = append(os.Environ(), o.env...)
+	p := &proc{t: t, name: name, cmd: cmd, stdout: newLineBuf(), stderr: newLineBuf(), done: make(chan struct{})}
+	if o.stdin != nil {
+		cmd.Stdin = o.stdin
+	} else {
+		w, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.stdin = w
+	}
+	cmd.Stdout = p.stdout
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		p.stdout.close()
+		p.stderr.close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if s := p.stderr.String(); strings.Contains(s, "WARNING: DATA RACE") || strings.Contains(s, "panic:") {
+			t.Errorf("%s stderr shows a race or panic:\n%s", name, s)
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit and returns its exit code; it fails
+// the test if that takes longer than limit.
+func (p *proc) wait(limit time.Duration) int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(limit):
+		p.t.Fatalf("%s still running after %v\nstderr:\n%s", p.name, limit, p.stderr.String())
+	}
+	return exitCode(p.err)
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *proc) signal(s os.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(s); err != nil {
+		p.t.Fatalf("signal %s: %v", p.name, err)
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// lineBuf collects output and lets a test wait for a line.
+type lineBuf struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	notify chan struct{}
+	closed bool
+}
+
+func newLineBuf() *lineBuf { return &lineBuf{notify: make(chan struct{}, 1)} }
+
+func (b *lineBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	b.buf.Write(p)
+	b.mu.Unlock()
+	select {
+	case b.notify <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (b *lineBuf) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	select {
+	case b.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (b *lineBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *lineBuf) Lines() []string {
+	s := strings.TrimSuffix(b.String(), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// waitFor waits until the output matches re and returns the first match's
+// submatches; it fails the test after limit.
+func (b *lineBuf) waitFor(t *testing.T, re *regexp.Regexp, limit time.Duration) []string {
+	t.Helper()
+	deadline := time.After(limit)
+	for {
+		if m := re.FindStringSubmatch(b.String()); m != nil {
+			return m
+		}
+		b.mu.Lock()
+		closed := b.closed
+		b.mu.Unlock()
+		if closed {
+			t.Fatalf("output ended without %q:\n%s", re, b.String())
+		}
+		select {
+		case <-b.notify:
+		case <-deadline:
+			t.Fatalf("no %q within %v in:\n%s", re, limit, b.String())
+		}
+	}
+}
+
+// waitLines waits until the output has n lines.
+func (b *lineBuf) waitLines(t *testing.T, n int, limit time.Duration) []string {
+	t.Helper()
+	deadline := time.After(limit)
+	for {
+		if l := b.Lines(); len(l) >= n && strings.HasSuffix(b.String(), "\n") {
+			return l
+		}
+		select {
+		case <-b.notify:
+		case <-deadline:
+			t.Fatalf("%d lines within %v, want %d:\n%.2000s", len(b.Lines()), limit, n, b.String())
+		}
+	}
+}
+
+var listening = regexp.MustCompile(`sio-serve: listening on (http://[0-9.]+:(\d+))\n`)
+
+// server is a running sio-serve.
+type server struct {
+	*proc
+	URL  string
+	Port int
+}
+
+// serve starts sio-serve on a free port (or the given args' port) and
+// waits for its listening line.
+func serve(t *testing.T, args ...string) *server {
+	t.Helper()
+	if !hasFlag(args, "--port") {
+		args = append(args, "--port", "0")
+	}
+	p := start(t, procOpts{}, "sio-serve", args...)
+	m := p.stderr.waitFor(t, listening, 20*time.Second)
+	port, _ := strconv.Atoi(m[2])
+	return &server{proc: p, URL: m[1], Port: port}
+}
+
+// waitClients waits until n clients are connected, asking /healthz.
+func (s *server) waitClients(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c := s.clients(t); c >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d clients after 20s", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func hasFlag(args []string, f string) bool {
+	for _, a := range args {
+		if a == f || strings.HasPrefix(a, f+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// clients reads sio_connected_clients from /metrics.
+func (s *server) clients(t *testing.T) int {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^sio_connected_clients (\d+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no sio_connected_clients in /metrics:\n%s", body)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// freePort returns a port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// seq returns "1\n2\n...n\n".
+func seq(n int) []byte {
+	var b bytes.Buffer
+	for i := 1; i <= n; i++ {
+		b.WriteString(strconv.Itoa(i))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// runCmd runs a binary to completion with stdin and returns its exit code,
+// stdout and stderr.
+func runCmd(t *testing.T, stdin []byte, limit time.Duration, name string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, name), args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %v: still running after %v\nstderr: %s", name, args, limit, errb.String())
+	}
+	if s := errb.String(); strings.Contains(s, "WARNING: DATA RACE") || strings.Contains(s, "panic:") {
+		t.Errorf("%s stderr shows a race or panic:\n%s", name, s)
+	}
+	return exitCode(err), out.String(), errb.String()
+}
+
+// lines reads stdout line by line as it comes (for flush tests).
+func scanLines(r io.Reader) <-chan string {
+	ch := make(chan string, 100)
+	go func() {
+		defer close(ch)
+		s := bufio.NewScanner(r)
+		for s.Scan() {
+			ch <- s.Text()
+		}
+	}()
+	return ch
+}

@@ -1,0 +1,272 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sio-tools/sio/internal/leaktest"
+	"github.com/sio-tools/sio/pkg/conn"
+	"github.com/sio-tools/sio/pkg/relay"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+// server starts a relay on a test HTTP server and returns its URL.
+func server(t *testing.T) (*relay.Relay, string) {
+	t.Helper()
+	r := relay.New(relay.Options{})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", r)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		r.Close(time.Second)
+		ts.Close()
+	})
+	return r, ts.URL
+}
+
+type received struct {
+	event string
+	args  []any
+}
+
+// client connects to base+path and collects what it receives.
+type client struct {
+	*conn.Conn
+	mu   sync.Mutex
+	got  []received
+	note chan struct{}
+}
+
+func dial(t *testing.T, base, path string, rooms ...string) *client {
+	t.Helper()
+	u, err := url.Parse(base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{note: make(chan struct{}, 1000)}
+	leaktest.Dials.Add(1)
+	c.Conn, err = conn.Dial(context.Background(), conn.Options{
+		URL:            u,
+		Rooms:          rooms,
+		ConnectTimeout: 10 * time.Second,
+		OnEvent: func(ev string, args []any) {
+			c.mu.Lock()
+			c.got = append(c.got, received{ev, args})
+			c.mu.Unlock()
+			c.note <- struct{}{}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// wait returns the first n events, failing after 10 s.
+func (c *client) wait(t *testing.T, n int) []received {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		if len(c.got) >= n {
+			got := append([]received(nil), c.got...)
+			c.mu.Unlock()
+			return got
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.note:
+		case <-deadline:
+			t.Fatalf("got %d events, want %d", len(c.got), n)
+		}
+	}
+}
+
+func (c *client) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.got)
+}
+
+func emit(t *testing.T, c *client, ev string, args ...any) {
+	t.Helper()
+	if err := c.Emit(ev, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flush makes sure the server read everything c sent, and so relayed it.
+func flush(t *testing.T, c *client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRelayKeepsNameAndArguments(t *testing.T) {
+	_, base := server(t)
+	a, b := dial(t, base, ""), dial(t, base, "")
+	bin := []byte{0, 1, 2, 255}
+	emit(t, a, "many", "text", 42.5, map[string]any{"k": []any{1.0, "x", nil}}, []any{true, false},
+		nil, types.NewBytesBuffer(bin), map[string]any{"nested": types.NewBytesBuffer(bin)})
+	emit(t, a, "none")
+	got := b.wait(t, 2)
+	if got[0].event != "many" || got[1].event != "none" {
+		t.Fatalf("events %q, %q; want many, none", got[0].event, got[1].event)
+	}
+	want := []any{"text", 42.5, map[string]any{"k": []any{1.0, "x", nil}}, []any{true, false}, nil, bin, map[string]any{"nested": bin}}
+	if g := plain(got[0].args); !reflect.DeepEqual(g, want) {
+		t.Errorf("args\n got %#v\nwant %#v", g, want)
+	}
+	if len(got[1].args) != 0 {
+		t.Errorf("event without arguments arrived with %v", got[1].args)
+	}
+	flush(t, b)
+	if n := a.count(); n != 0 {
+		t.Errorf("the sender heard itself: %d events", n)
+	}
+}
+
+// plain turns binary buffers into []byte for comparison.
+func plain(v any) any {
+	switch t := v.(type) {
+	case *types.BytesBuffer:
+		return bytes.Clone(t.Bytes())
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = plain(e)
+		}
+		return out
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range t {
+			out[k] = plain(e)
+		}
+		return out
+	}
+	return v
+}
+
+func TestRelayAcksAfterHandingOn(t *testing.T) {
+	_, base := server(t)
+	a, b := dial(t, base, ""), dial(t, base, "")
+	acked := make(chan error, 1)
+	if err := a.EmitAck(5*time.Second, func(err error) { acked <- err }, "x", 1.0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-acked:
+		if err != nil {
+			t.Fatalf("ack: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ack")
+	}
+	if got := b.wait(t, 1); got[0].event != "x" || !reflect.DeepEqual(got[0].args, []any{1.0}) {
+		t.Fatalf("got %v", got[0])
+	}
+}
+
+func TestRelayKeepsNamespacesApart(t *testing.T) {
+	_, base := server(t)
+	root, chat1, chat2 := dial(t, base, ""), dial(t, base, "/chat"), dial(t, base, "/chat")
+	emit(t, chat1, "in-chat", "c")
+	emit(t, root, "in-root", "r")
+	got := chat2.wait(t, 1)
+	flush(t, chat1)
+	flush(t, root)
+	flush(t, chat2)
+	if got[0].event != "in-chat" || chat2.count() != 1 {
+		t.Errorf("/chat got %v", chat2.got)
+	}
+	if root.count() != 0 {
+		t.Errorf("/ got %v", root.got)
+	}
+}
+
+func TestRelayRooms(t *testing.T) {
+	_, base := server(t)
+	pub1 := dial(t, base, "", "r1")
+	sub1 := dial(t, base, "", "r1")
+	sub12 := dial(t, base, "?room=r2,r1")
+	sub2 := dial(t, base, "", "r2")
+	all := dial(t, base, "")
+
+	emit(t, pub1, "to-r1", "x")
+	emit(t, all, "to-all", "y")
+	sub1.wait(t, 1)
+	sub12.wait(t, 2)
+	sub2.wait(t, 1)
+	for _, c := range []*client{pub1, sub1, sub12, sub2, all} {
+		flush(t, c)
+	}
+	names := func(c *client) []string {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var n []string
+		for _, r := range c.got {
+			n = append(n, r.event)
+		}
+		sort.Strings(n) // no order between two senders
+		return n
+	}
+	check := func(name string, c *client, want ...string) {
+		t.Helper()
+		if got := names(c); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s heard %q, want %q", name, got, want)
+		}
+	}
+	check("r1 sender", pub1, "to-all")
+	check("r1 member", sub1, "to-all", "to-r1")
+	check("r1+r2 member (query)", sub12, "to-all", "to-r1")
+	check("r2 member", sub2, "to-all")
+	check("no room", all)
+}
+
+func TestRelayCloseTellsClients(t *testing.T) {
+	r, base := server(t)
+	a := dial(t, base, "")
+	r.Close(time.Second)
+	select {
+	case st := <-a.States():
+		for st.Connected {
+			st = <-a.States()
+		}
+		if st.Reason != "io server disconnect" {
+			t.Errorf("disconnect reason %q, want io server disconnect", st.Reason)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("client not told")
+	}
+}
+
+func TestRoomsFromHandshake(t *testing.T) {
+	var auth map[string]any
+	// Node clients may send an array; names are trimmed and deduplicated.
+	_ = json.Unmarshal([]byte(`{"room":["a","b,c"," a "]}`), &auth)
+	h := &socket.Handshake{Auth: auth, Query: types.ParsedUrlQuery{"room": []string{"d", "c,e"}}}
+	got := relay.Rooms(h)
+	want := []socket.Room{"a", "b", "c", "d", "e"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Rooms = %q, want %q", got, want)
+	}
+	if got := relay.Rooms(&socket.Handshake{}); got != nil {
+		t.Errorf("no rooms: got %q", got)
+	}
+}
