@@ -1,0 +1,102 @@
+package serve_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sio-tools/sio/internal/leaktest"
+	"github.com/sio-tools/sio/pkg/cli"
+	"github.com/sio-tools/sio/pkg/conn"
+	"github.com/sio-tools/sio/pkg/serve"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Run serves until its context ends, then returns nil within 5 s with
+// no goroutine left behind (the leak check runs after the tests).
+func TestRunStopsCleanly(t *testing.T) {
+	cfg, err := serve.ParseFlags([]string{"--port", "0", "-q"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &syncBuf{}
+	done := make(chan error, 1)
+	go func() { done <- serve.Run(ctx, cfg, cli.Stdio{Out: io.Discard, Err: stderr}) }()
+
+	re := regexp.MustCompile(`listening on (http://\S+)\n`)
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == ""; {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatal("no listening line")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok\n" {
+		t.Errorf("/healthz: %q", body)
+	}
+
+	u, _ := url.Parse(base)
+	leaktest.Dials.Add(1)
+	c, err := conn.Dial(context.Background(), conn.Options{URL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Emit("x", "y"); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s")
+	}
+	t.Logf("stopped in %v", time.Since(start).Round(time.Millisecond))
+	select {
+	case st := <-c.States():
+		for st.Connected {
+			st = <-c.States()
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("client not told of the shutdown")
+	}
+}
