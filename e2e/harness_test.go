@@ -81,7 +81,14 @@ type procOpts struct {
 // and panics.
 func start(t *testing.T, o procOpts, name string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	return startPath(t, o, filepath.Join(binDir, name), args...)
+}
+
+// startPath is start for any program (a path, or a name looked up in PATH).
+func startPath(t *testing.T, o procOpts, path string, args ...string) *proc {
+	t.Helper()
+	name := filepath.Base(path)
+	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), o.env...)
 	p := &proc{t: t, name: name, cmd: cmd, stdout: newLineBuf(), stderr: newLineBuf(), done: make(chan struct{})}
 	if o.stdin != nil {
