@@ -366,3 +366,6 @@ func scanLines(r io.Reader) <-chan string {
 	}()
 	return ch
 }
+
+// interrupt is Ctrl-C.
+var interrupt = syscall.SIGINT

@@ -265,6 +265,24 @@ func (c *Conn) Emit(event string, args ...any) error {
 	return c.socket.Emit(event, args...)
 }
 
+// Namespace is the namespace the connection joined.
+func (c *Conn) Namespace() string { return c.nsp }
+
+// EmitPacket sends a Socket.IO packet encoded by the caller (see
+// lines.AppendPacket), for this connection's namespace. It takes
+// ownership of packet. Like Emit, it refuses while disconnected.
+func (c *Conn) EmitPacket(packet []byte) error {
+	if !c.Connected() {
+		return ErrNotConnected
+	}
+	e := c.manager.Engine()
+	if e == nil {
+		return ErrNotConnected
+	}
+	e.Write(types.NewStringBuffer(packet), nil, nil)
+	return nil
+}
+
 // EmitAck sends an event and calls done with nil once the server acked it,
 // or with an error when the connection is lost first or timeout passes.
 func (c *Conn) EmitAck(timeout time.Duration, done func(err error), event string, args ...any) error {

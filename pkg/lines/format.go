@@ -103,7 +103,11 @@ func jsonError(b []byte) error {
 		}
 		return fmt.Errorf("invalid JSON: %v", trimJSONErr(err))
 	}
-	return fmt.Errorf("invalid JSON: trailing data after the value at byte %d", d.InputOffset()+1)
+	off := int(d.InputOffset())
+	for off < len(b) && (b[off] == ' ' || b[off] == '\t' || b[off] == '\r' || b[off] == '\n') {
+		off++
+	}
+	return fmt.Errorf("invalid JSON: trailing data at byte %d", off+1)
 }
 
 func trimJSONErr(err error) string {

@@ -49,7 +49,10 @@ Options:
   -r, --room ROOMS          send only to the members of these rooms (a comma
                             list); the server must support rooms (sio-serve)
       --token TOKEN         send TOKEN in the handshake auth (env SIO_TOKEN)
-      --max-bytes N         longest line accepted (default 1000000)
+      --max-bytes N         the largest event the server accepts, in bytes as
+                            sent (default 1000000, Socket.IO's default); a
+                            line whose event is larger is refused (a text
+                            line of L plain bytes is L+16 with -e message)
       --skip-invalid        report a bad line on stderr and go on (exit 65
                             at the end) instead of stopping at it
       --buffer N            lines held while disconnected (default 10000);
@@ -60,9 +63,10 @@ Options:
   -h, --help                show this help
 
 A line is sent without its "\n" or "\r\n". Lines are sent in order.
-Lines must be UTF-8; a line that is not valid for its format, or longer
-than --max-bytes, stops sio-pub with exit 65 after the lines before it
-were delivered.
+Lines must be UTF-8; a line that is not valid for its format, or whose
+event is over --max-bytes, stops sio-pub with exit 65 after the lines
+before it were delivered (with --skip-invalid: reported, skipped, exit 65
+at the end).
 
 Exit status:
   0   all lines delivered
@@ -142,10 +146,11 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 
 // item is one line read: an event to send, or the error that ends input.
 type item struct {
-	line  int
-	event string
-	args  []any
-	err   error
+	line   int
+	packet []byte // the encoded event, or nil: then event and args
+	event  string
+	args   []any
+	err    error
 }
 
 // Run reads stdin and publishes until EOF, an error, or ctx ends.
@@ -168,7 +173,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	items := make(chan item, c.Buffer)
 	var invalid int
 	var firstBad error
-	go read(ctx, c, stdio, items, &invalid, &firstBad)
+	go read(ctx, c, cn.Namespace(), stdio, items, &invalid, &firstBad)
 
 	p := &publisher{cn: cn, cfg: c}
 	return p.run(ctx, items, func() (int, error) { return invalid, firstBad })
@@ -176,7 +181,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 
 // read parses stdin into items; it closes items at EOF or after the item
 // that carries an error.
-func read(ctx context.Context, c Config, stdio cli.Stdio, items chan<- item, invalid *int, firstBad *error) {
+func read(ctx context.Context, c Config, nsp string, stdio cli.Stdio, items chan<- item, invalid *int, firstBad *error) {
 	defer close(items)
 	r := lines.NewReader(stdio.In, c.MaxBytes)
 	send := func(it item) bool {
@@ -193,14 +198,14 @@ func read(ctx context.Context, c Config, stdio cli.Stdio, items chan<- item, inv
 			return
 		}
 		if err == nil {
-			ev, args, perr := lines.Parse(c.Format, c.Event, b)
-			if perr == nil {
-				if !send(item{line: r.Line(), event: ev, args: args}) {
+			var it item
+			if it, err = encode(c, nsp, r.Line(), b); err == nil {
+				if !send(it) {
 					return
 				}
 				continue
 			}
-			err = &lines.LineError{Line: r.Line(), Err: perr}
+			err = &lines.LineError{Line: r.Line(), Err: err}
 		}
 		var le *lines.LineError
 		if !errors.As(err, &le) {
@@ -218,6 +223,26 @@ func read(ctx context.Context, c Config, stdio cli.Stdio, items chan<- item, inv
 			*firstBad = le
 		}
 	}
+}
+
+// encode parses one line and encodes its event, refusing one over the
+// server's limit: a server closes the connection of a client that sends
+// a message over it, and everything sent after would be lost
+// (LIBRARY-NOTES S7).
+func encode(c Config, nsp string, n int, line []byte) (item, error) {
+	ev, args, err := lines.Parse(c.Format, c.Event, line)
+	if err != nil {
+		return item{}, err
+	}
+	pkt, ok := lines.AppendPacket(nil, nsp, -1, ev, args)
+	if !ok {
+		return item{line: n, event: ev, args: args}, nil // binary
+	}
+	// The Engine.IO message is the packet behind one type byte.
+	if size := len(pkt) + 1; size > c.MaxBytes {
+		return item{}, fmt.Errorf("event is %d bytes as sent, over --max-bytes %d (the server's limit)", size, c.MaxBytes)
+	}
+	return item{line: n, packet: pkt}, nil
 }
 
 // publisher sends items and keeps count of what the server confirmed.
@@ -301,7 +326,12 @@ func (p *publisher) send(ctx context.Context, it item) error {
 		if err := p.waitConnected(ctx); err != nil {
 			return err
 		}
-		err := p.cn.Emit(it.event, it.args...)
+		var err error
+		if it.packet != nil {
+			err = p.cn.EmitPacket(it.packet)
+		} else {
+			err = p.cn.Emit(it.event, it.args...)
+		}
 		if err == nil {
 			return nil
 		}

@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A bad line stops sio-pub with exit 65 naming it, after every line before
+// it was delivered; nothing after it is sent.
+func TestPubBadInputIsExit65AfterTheLinesBefore(t *testing.T) {
+	srv := serve(t, "-q")
+	tests := []struct {
+		name   string
+		args   []string
+		input  string
+		before []string // what sio-sub prints: the lines before the bad one
+		msg    string   // the error line
+	}{
+		{"invalid json", []string{"-f", "json"}, "1\n\"two\"\n{\"a\":\n4\n", []string{"1", "two"},
+			"sio-pub: line 3: invalid JSON: unexpected end of input"},
+		{"json with trailing garbage", []string{"-f", "json"}, "{\"a\":1}\n{\"a\":1} x\n", []string{`{"a":1}`},
+			"sio-pub: line 2: invalid JSON: trailing data at byte 9"},
+		{"empty json line", []string{"-f", "json"}, "1\n\n2\n", []string{"1"},
+			"sio-pub: line 2: invalid JSON: empty line"},
+		{"envelope without event", []string{"-f", "envelope"}, "{\"event\":\"e\",\"data\":1}\n{\"data\":2}\n", []string{"1"},
+			`sio-pub: line 2: invalid envelope: no "event"`},
+		{"not utf-8", nil, "ok\nbad \xff\xfe\nnever\n", []string{"ok"},
+			"sio-pub: line 2: not valid UTF-8"},
+		// -e message: the event is the line plus 16 bytes: 4 2["message","LINE"]
+		{"one byte over --max-bytes", []string{"--max-bytes", "40"},
+			strings.Repeat("a", 24) + "\n" + strings.Repeat("b", 25) + "\n", []string{strings.Repeat("a", 24)},
+			"sio-pub: line 2: event is 41 bytes as sent, over --max-bytes 40 (the server's limit)"},
+		{"line far over --max-bytes", []string{"--max-bytes", "40"},
+			"fits\n" + strings.Repeat("c", 5000) + "\nnever\n", []string{"fits"},
+			"sio-pub: line 2: line too long (over 40 bytes)"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := fmt.Sprintf("event%02d", i) // as long as "message"
+			if tt.args != nil && tt.args[0] == "-f" && tt.args[1] == "envelope" {
+				ev = "e"
+			}
+			sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-e", ev)
+			srv.waitClients(t, 1)
+			args := append([]string{"--url", srv.URL, "-e", ev}, tt.args...)
+			code, _, stderr := runCmd(t, []byte(tt.input), time.Minute, "sio-pub", args...)
+			if code != 65 {
+				t.Errorf("exit %d, want 65; stderr %q", code, stderr)
+			}
+			if strings.TrimSuffix(stderr, "\n") != tt.msg {
+				t.Errorf("stderr %q\n      want %q", stderr, tt.msg+"\n")
+			}
+			// Delivered before the exit: sio-sub has them (and nothing else
+			// arrives once a confirmed flush is through).
+			got := sub.stdout.waitLines(t, len(tt.before), 20*time.Second)
+			if strings.Join(got, "\n") != strings.Join(tt.before, "\n") {
+				t.Errorf("sio-sub printed %q, want %q", got, tt.before)
+			}
+			sub.signal(interrupt)
+			sub.wait(5 * time.Second)
+			if got := sub.stdout.Lines(); len(got) != len(tt.before) {
+				t.Errorf("sio-sub printed %q after the bad line", got)
+			}
+		})
+	}
+}
+
+// --skip-invalid reports each bad line and sends the rest, then exits 65.
+func TestPubSkipInvalid(t *testing.T) {
+	srv := serve(t, "-q")
+	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-f", "json")
+	srv.waitClients(t, 1)
+	code, _, stderr := runCmd(t, []byte("1\nnope\n[2]\n{\n\"3\"\n"), time.Minute, "sio-pub", "--url", srv.URL, "-f", "json", "--skip-invalid")
+	if code != 65 {
+		t.Errorf("exit %d, want 65", code)
+	}
+	want := "sio-pub: line 2: invalid JSON: invalid character 'o' in literal null (expecting 'u') at byte 2\n" +
+		"sio-pub: line 4: invalid JSON: unexpected end of input\n" +
+		"sio-pub: 2 invalid line(s) skipped, the first: line 2: invalid JSON: invalid character 'o' in literal null (expecting 'u') at byte 2\n"
+	if stderr != want {
+		t.Errorf("stderr\n%s\nwant\n%s", stderr, want)
+	}
+	if got := sub.stdout.waitLines(t, 3, 20*time.Second); strings.Join(got, " ") != `1 [2] "3"` {
+		t.Errorf("delivered %q", got)
+	}
+}
+
+// Text lines: CRLF and LF endings, an empty line, a last line without a
+// newline, and lines that look like JSON all arrive as the same strings.
+func TestPubTextLines(t *testing.T) {
+	srv := serve(t, "-q")
+	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-f", "json")
+	srv.waitClients(t, 1)
+	in := "crlf\r\n\nspaces  \r\n{\"a\":1}\n42\nnull\nlast"
+	if code, _, stderr := runCmd(t, []byte(in), time.Minute, "sio-pub", "--url", srv.URL); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := []string{`"crlf"`, `""`, `"spaces  "`, `"{\"a\":1}"`, `"42"`, `"null"`, `"last"`}
+	if got := sub.stdout.waitLines(t, len(want), 20*time.Second); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// JSON lines arrive as values; -v prefixes the name; printed JSON keeps
+// <>& and non-ASCII as they are.
+func TestJSONFormats(t *testing.T) {
+	srv := serve(t, "-q")
+	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-f", "json", "-v")
+	env := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-f", "envelope")
+	srv.waitClients(t, 2)
+	in := `{"b":[1,2.5,null,true],"a":"<é & 😀>"}` + "\n42\n\"s\"\n"
+	if code, _, stderr := runCmd(t, []byte(in), time.Minute, "sio-pub", "--url", srv.URL, "-f", "json", "-e", "item"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// Keys come out sorted: the relay decodes and encodes (see README).
+	want := []string{`item {"a":"<é & 😀>","b":[1,2.5,null,true]}`, `item 42`, `item "s"`}
+	if got := sub.stdout.waitLines(t, 3, 20*time.Second); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("-f json -v:\n got %q\nwant %q", got, want)
+	}
+	wantEnv := []string{`{"event":"item","data":{"a":"<é & 😀>","b":[1,2.5,null,true]}}`, `{"event":"item","data":42}`, `{"event":"item","data":"s"}`}
+	if got := env.stdout.waitLines(t, 3, 20*time.Second); strings.Join(got, "\n") != strings.Join(wantEnv, "\n") {
+		t.Errorf("-f envelope:\n got %q\nwant %q", got, wantEnv)
+	}
+}
+
+// Rooms: sio-pub --room r1 reaches only members of r1; sio-sub --room
+// r1,r2 hears both rooms and the namespace-wide events.
+func TestRooms(t *testing.T) {
+	srv := serve(t, "-q")
+	r1 := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "--room", "r1", "-v")
+	r12 := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "--room", "r1,r2", "-v")
+	r2 := start(t, procOpts{}, "sio-sub", "--url", srv.URL+"?room=r2", "-v")
+	none := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-v")
+	srv.waitClients(t, 4)
+	pub := func(ev string, args ...string) {
+		t.Helper()
+		args = append([]string{"--url", srv.URL, "-e", ev}, args...)
+		if code, _, stderr := runCmd(t, []byte(ev+"\n"), time.Minute, "sio-pub", args...); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+	}
+	pub("to-r1", "--room", "r1")
+	pub("to-r2", "-r", "r2")
+	pub("to-all")
+	want := map[*proc][]string{
+		r1:   {"to-r1 to-r1", "to-all to-all"},
+		r12:  {"to-r1 to-r1", "to-r2 to-r2", "to-all to-all"},
+		r2:   {"to-r2 to-r2", "to-all to-all"},
+		none: {"to-all to-all"},
+	}
+	for p, w := range want {
+		got := p.stdout.waitLines(t, len(w), 20*time.Second)
+		if strings.Join(got, "|") != strings.Join(w, "|") {
+			t.Errorf("%v: got %q, want %q", p.cmd.Args[1:], got, w)
+		}
+	}
+	// Nothing more arrives: a last namespace-wide event is the next line.
+	pub("end")
+	for p, w := range want {
+		got := p.stdout.waitLines(t, len(w)+1, 20*time.Second)
+		if got[len(w)] != "end end" {
+			t.Errorf("%v: extra line %q", p.cmd.Args[1:], got[len(w)])
+		}
+	}
+}
+
+// sio-sub -f envelope --url A | sio-pub -f envelope --url B carries events
+// of several names, with several arguments, and a sio-sub on B prints
+// exactly what the one on A printed, in order.
+func TestBridgeKeepsEverything(t *testing.T) {
+	a, b := serve(t, "-q"), serve(t, "-q")
+	onA := start(t, procOpts{}, "sio-sub", "--url", a.URL, "-f", "envelope")
+	onB := start(t, procOpts{}, "sio-sub", "--url", b.URL, "-f", "envelope")
+	bridge := exec.Command("bash", "-c",
+		`sio-sub -f envelope --url "$1" | sio-pub -f envelope --url "$2"`, "bash", a.URL, b.URL)
+	if err := bridge.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bridge.Process.Kill(); _ = bridge.Wait() })
+	a.waitClients(t, 2)
+	b.waitClients(t, 2)
+
+	in := strings.Join([]string{
+		`{"event":"one","data":"text with \"quotes\" and\nnewline"}`,
+		`{"event":"two","args":[1,"b",{"k":[true,null]},{"$binary":"AAEC/w=="}]}`,
+		`{"event":"three","args":[]}`,
+		`{"event":"one","data":{"nested":{"bin":{"$binary":"aGk="}}}}`,
+		`{"event":"four","data":null}`,
+	}, "\n") + "\n"
+	if code, _, stderr := runCmd(t, []byte(in), time.Minute, "sio-pub", "--url", a.URL, "-f", "envelope"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	gotA := onA.stdout.waitLines(t, 5, 20*time.Second)
+	gotB := onB.stdout.waitLines(t, 5, 20*time.Second)
+	if strings.Join(gotA, "\n") != strings.Join(gotB, "\n") {
+		t.Errorf("B printed other lines than A:\nA: %q\nB: %q", gotA, gotB)
+	}
+	if len(gotA) != 5 || !strings.Contains(gotA[1], `{"$binary":"AAEC/w=="}`) {
+		t.Errorf("A printed %q", gotA)
+	}
+}

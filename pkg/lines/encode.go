@@ -1,0 +1,116 @@
+package lines
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// AppendPacket appends the Socket.IO EVENT packet for event and args, as
+// it goes on the wire inside an Engine.IO message: 2[/nsp,][id]["event",...].
+// id < 0 means no ack id. It reports false, appending nothing, when an
+// argument is binary: such an event needs attachments (the library's
+// encoder does that).
+//
+// Strings are escaped here and json.RawMessage is copied as is, so the
+// common events are encoded once, without reflection.
+func AppendPacket(dst []byte, nsp string, id int64, event string, args []any) ([]byte, bool) {
+	for _, a := range args {
+		if hasBinary(a) {
+			return dst, false
+		}
+	}
+	dst = append(dst, '2')
+	if nsp != "" && nsp != "/" {
+		dst = append(dst, nsp...)
+		dst = append(dst, ',')
+	}
+	if id >= 0 {
+		dst = strconv.AppendInt(dst, id, 10)
+	}
+	dst = append(dst, '[')
+	dst = AppendString(dst, event)
+	for _, a := range args {
+		dst = append(dst, ',')
+		switch v := a.(type) {
+		case string:
+			dst = AppendString(dst, v)
+		case json.RawMessage:
+			dst = append(dst, v...)
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				b = []byte("null")
+			}
+			dst = append(dst, b...)
+		}
+	}
+	return append(dst, ']'), true
+}
+
+func hasBinary(v any) bool {
+	switch t := v.(type) {
+	case *types.BytesBuffer, []byte:
+		return true
+	case []any:
+		for _, e := range t {
+			if hasBinary(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range t {
+			if hasBinary(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+const hex = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. s must be valid UTF-8 (Parse
+// checks); invalid bytes are replaced with U+FFFD as encoding/json does.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
