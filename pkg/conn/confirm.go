@@ -36,7 +36,14 @@ const FlushNamespace = "/_sio_flush"
 // onPacket answers the oldest Confirm when the server answers a request.
 func (c *Conn) onPacket(args ...any) {
 	p, ok := first(args).(*parser.Packet)
-	if !ok || p.Nsp != FlushNamespace {
+	if !ok {
+		return
+	}
+	if p.Type == parser.ACK {
+		c.onAck(p)
+		return
+	}
+	if p.Nsp != FlushNamespace {
 		return
 	}
 	c.mu.Lock()

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	client "github.com/zishang520/socket.io/clients/socket/v3"
@@ -38,6 +37,15 @@ type Options struct {
 	OnEvent func(event string, args []any)
 }
 
+// ReconnectDelayMax is the longest wait between two reconnect attempts
+// (they start at 200 ms and double, ±30%). Publishers wait ResumeDelay
+// after a reconnect before they send, so that subscribers of a restarted
+// server have joined it again by then.
+const (
+	ReconnectDelayMax = time.Second
+	ResumeDelay       = 1500 * time.Millisecond
+)
+
 // State is a change of the connection.
 type State struct {
 	Connected bool
@@ -60,8 +68,8 @@ type Conn struct {
 	closed    bool
 	connectCh chan struct{} // closed while connected; replaced on loss
 
-	acks     atomic.Int64
 	confirms []func(bool) // open Confirm requests, oldest first
+	acks     acks
 }
 
 // attemptTimeout bounds one connection attempt: the library can miss the
@@ -85,7 +93,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	opts.SetTimeout(attemptTimeout)
 	opts.SetReconnection(true)
 	opts.SetReconnectionDelay(200)
-	opts.SetReconnectionDelayMax(2000)
+	opts.SetReconnectionDelayMax(float64(ReconnectDelayMax.Milliseconds()))
 	opts.SetRandomizationFactor(0.3)
 	if q := o.URL.Query(); len(q) > 0 {
 		opts.SetQuery(q)
@@ -114,6 +122,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		reason, _ := first(args).(string)
 		c.setConnected(false, reason)
 		c.failConfirms()
+		c.failAcks()
 		if reason == "io server disconnect" && o.Reconnect && !c.isClosed() {
 			// The library does not reconnect after the server said
 			// disconnect; a restarting server says it.
@@ -268,36 +277,17 @@ func (c *Conn) Emit(event string, args ...any) error {
 // Namespace is the namespace the connection joined.
 func (c *Conn) Namespace() string { return c.nsp }
 
-// EmitPacket sends a Socket.IO packet encoded by the caller (see
-// lines.AppendPacket), for this connection's namespace. It takes
-// ownership of packet. Like Emit, it refuses while disconnected.
-func (c *Conn) EmitPacket(packet []byte) error {
-	if !c.Connected() {
-		return ErrNotConnected
-	}
-	e := c.manager.Engine()
-	if e == nil {
-		return ErrNotConnected
-	}
-	e.Write(types.NewStringBuffer(packet), nil, nil)
-	return nil
-}
-
 // EmitAck sends an event and calls done with nil once the server acked it,
 // or with an error when the connection is lost first or timeout passes.
 func (c *Conn) EmitAck(timeout time.Duration, done func(err error), event string, args ...any) error {
 	if !c.Connected() {
 		return ErrNotConnected
 	}
-	c.acks.Add(1)
 	s := c.socket
 	if timeout > 0 {
 		s = s.Timeout(timeout)
 	}
-	s.EmitWithAck(event, args...)(func(_ []any, err error) {
-		c.acks.Add(-1)
-		done(err)
-	})
+	s.EmitWithAck(event, args...)(func(_ []any, err error) { done(err) })
 	return nil
 }
 

@@ -13,15 +13,18 @@ import (
 // id < 0 means no ack id. It reports false, appending nothing, when an
 // argument is binary: such an event needs attachments (the library's
 // encoder does that).
-//
-// Strings are escaped here and json.RawMessage is copied as is, so the
-// common events are encoded once, without reflection.
 func AppendPacket(dst []byte, nsp string, id int64, event string, args []any) ([]byte, bool) {
 	for _, a := range args {
 		if hasBinary(a) {
 			return dst, false
 		}
 	}
+	dst = AppendHeader(dst, nsp, id)
+	return AppendArray(dst, event, args), true
+}
+
+// AppendHeader appends the start of an EVENT packet: 2[/nsp,][id].
+func AppendHeader(dst []byte, nsp string, id int64) []byte {
 	dst = append(dst, '2')
 	if nsp != "" && nsp != "/" {
 		dst = append(dst, nsp...)
@@ -30,6 +33,14 @@ func AppendPacket(dst []byte, nsp string, id int64, event string, args []any) ([
 	if id >= 0 {
 		dst = strconv.AppendInt(dst, id, 10)
 	}
+	return dst
+}
+
+// AppendArray appends the data of an EVENT packet, ["event",args...].
+// Strings are escaped here and json.RawMessage is copied as is, so the
+// common events are encoded once, without reflection. Binary arguments
+// must be left to the library (see AppendPacket).
+func AppendArray(dst []byte, event string, args []any) []byte {
 	dst = append(dst, '[')
 	dst = AppendString(dst, event)
 	for _, a := range args {
@@ -47,7 +58,17 @@ func AppendPacket(dst []byte, nsp string, id int64, event string, args []any) ([
 			dst = append(dst, b...)
 		}
 	}
-	return append(dst, ']'), true
+	return append(dst, ']')
+}
+
+// HasBinary tells whether an argument holds binary data.
+func HasBinary(args []any) bool {
+	for _, a := range args {
+		if hasBinary(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasBinary(v any) bool {

@@ -27,6 +27,9 @@ type Config struct {
 	Buffer         int
 	ConnectTimeout time.Duration
 	RetryFor       time.Duration
+	Ack            bool
+	Window         int
+	AckTimeout     time.Duration
 }
 
 const usage = `Usage: sio-pub [options] < lines
@@ -60,6 +63,13 @@ Options:
       --connect-timeout D   give up the first connection after D (default 10s)
       --retry-for D         after the connection is lost, keep trying to
                             reconnect for D (default 30s)
+      --ack                 ask the server to acknowledge each event; events
+                            not acknowledged when the connection is lost are
+                            sent again after reconnecting, in order (the
+                            server must ack: sio-serve does)
+      --window N            events in flight at once with --ack (default 1000)
+      --ack-timeout D       fail when an event is not acknowledged within D
+                            (default 30s)
   -h, --help                show this help
 
 A line is sent without its "\n" or "\r\n". Lines are sent in order.
@@ -112,6 +122,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.IntVar(&buffer, "buffer", 10000, "")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "")
 	fs.DurationVar(&c.RetryFor, "retry-for", 30*time.Second, "")
+	fs.BoolVar(&c.Ack, "ack", false, "")
+	fs.IntVar(&c.Window, "window", 1000, "")
+	fs.DurationVar(&c.AckTimeout, "ack-timeout", 30*time.Second, "")
 	if err := cli.Parse(fs, usage, args, stdout); err != nil {
 		return c, err
 	}
@@ -134,6 +147,12 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --buffer: must be above zero", buffer)
 	}
 	c.Buffer = buffer
+	if c.Window <= 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --window: must be above zero", c.Window)
+	}
+	if err := cli.PositiveDuration("ack-timeout", c.AckTimeout); err != nil {
+		return c, err
+	}
 	if err := cli.PositiveDuration("connect-timeout", c.ConnectTimeout); err != nil {
 		return c, err
 	}
@@ -146,11 +165,11 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 
 // item is one line read: an event to send, or the error that ends input.
 type item struct {
-	line   int
-	packet []byte // the encoded event, or nil: then event and args
-	event  string
-	args   []any
-	err    error
+	line  int
+	body  []byte // the event's JSON array, or nil for binary: event, args
+	event string
+	args  []any
+	err   error
 }
 
 // Run reads stdin and publishes until EOF, an error, or ctx ends.
@@ -173,15 +192,26 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	items := make(chan item, c.Buffer)
 	var invalid int
 	var firstBad error
-	go read(ctx, c, cn.Namespace(), stdio, items, &invalid, &firstBad)
+	// What goes before an event's body: the Engine.IO message type, the
+	// Socket.IO packet type, the namespace, and an ack id with --ack.
+	header := 1 + len(lines.AppendHeader(nil, c.URL.Path, -1))
+	if c.Ack {
+		header = cn.HeaderSize()
+	}
+	go read(ctx, c, header, stdio, items, &invalid, &firstBad)
 
+	result := func() (int, error) { return invalid, firstBad }
+	if c.Ack {
+		a := &acker{cn: cn, cfg: c, stderr: stdio.Err}
+		return a.run(ctx, items, result)
+	}
 	p := &publisher{cn: cn, cfg: c}
-	return p.run(ctx, items, func() (int, error) { return invalid, firstBad })
+	return p.run(ctx, items, result)
 }
 
 // read parses stdin into items; it closes items at EOF or after the item
 // that carries an error.
-func read(ctx context.Context, c Config, nsp string, stdio cli.Stdio, items chan<- item, invalid *int, firstBad *error) {
+func read(ctx context.Context, c Config, header int, stdio cli.Stdio, items chan<- item, invalid *int, firstBad *error) {
 	defer close(items)
 	r := lines.NewReader(stdio.In, c.MaxBytes)
 	send := func(it item) bool {
@@ -199,7 +229,7 @@ func read(ctx context.Context, c Config, nsp string, stdio cli.Stdio, items chan
 		}
 		if err == nil {
 			var it item
-			if it, err = encode(c, nsp, r.Line(), b); err == nil {
+			if it, err = encode(c, header, r.Line(), b); err == nil {
 				if !send(it) {
 					return
 				}
@@ -228,21 +258,20 @@ func read(ctx context.Context, c Config, nsp string, stdio cli.Stdio, items chan
 // encode parses one line and encodes its event, refusing one over the
 // server's limit: a server closes the connection of a client that sends
 // a message over it, and everything sent after would be lost
-// (LIBRARY-NOTES S7).
-func encode(c Config, nsp string, n int, line []byte) (item, error) {
+// (LIBRARY-NOTES S7). header is the size of what goes before the body.
+func encode(c Config, header, n int, line []byte) (item, error) {
 	ev, args, err := lines.Parse(c.Format, c.Event, line)
 	if err != nil {
 		return item{}, err
 	}
-	pkt, ok := lines.AppendPacket(nil, nsp, -1, ev, args)
-	if !ok {
-		return item{line: n, event: ev, args: args}, nil // binary
+	if lines.HasBinary(args) {
+		return item{line: n, event: ev, args: args}, nil
 	}
-	// The Engine.IO message is the packet behind one type byte.
-	if size := len(pkt) + 1; size > c.MaxBytes {
+	body := lines.AppendArray(nil, ev, args)
+	if size := header + len(body); size > c.MaxBytes {
 		return item{}, fmt.Errorf("event is %d bytes as sent, over --max-bytes %d (the server's limit)", size, c.MaxBytes)
 	}
-	return item{line: n, packet: pkt}, nil
+	return item{line: n, body: body}, nil
 }
 
 // publisher sends items and keeps count of what the server confirmed.
@@ -287,7 +316,9 @@ loop:
 		}
 		p.mu.Lock()
 		p.sent++
-		ask := !p.inFlight && time.Since(lastConfirm) > confirmEvery
+		// Ask every confirmEvery while lines flow, and whenever input
+		// pauses, so that a lost connection knows what it may have taken.
+		ask := !p.inFlight && (len(items) == 0 || time.Since(lastConfirm) > confirmEvery)
 		p.mu.Unlock()
 		if ask {
 			lastConfirm = time.Now()
@@ -314,6 +345,11 @@ loop:
 	if endErr != nil {
 		return endErr
 	}
+	return skipped(invalid)
+}
+
+// skipped is the exit 65 for lines skipped with --skip-invalid.
+func skipped(invalid func() (int, error)) error {
 	if n, first := invalid(); n > 0 {
 		return &cli.Error{Code: cli.ExitData, Err: fmt.Errorf("%d invalid line(s) skipped, the first: %v", n, first)}
 	}
@@ -327,8 +363,8 @@ func (p *publisher) send(ctx context.Context, it item) error {
 			return err
 		}
 		var err error
-		if it.packet != nil {
-			err = p.cn.EmitPacket(it.packet)
+		if it.body != nil {
+			err = p.cn.Send(it.body, nil)
 		} else {
 			err = p.cn.Emit(it.event, it.args...)
 		}
@@ -370,10 +406,16 @@ func (p *publisher) confirm() {
 	p.mu.Unlock()
 	p.cn.Confirm(func(ok bool) {
 		p.mu.Lock()
-		defer p.mu.Unlock()
 		p.inFlight = false
 		if ok && upTo > p.confirmed {
 			p.confirmed = upTo
+		}
+		more := ok && p.sent > upTo
+		p.mu.Unlock()
+		if more {
+			// Lines went out while this one was under way; input may
+			// have paused since, with nobody left to ask.
+			p.confirm()
 		}
 	})
 }
@@ -388,16 +430,31 @@ func (p *publisher) waitConnected(ctx context.Context) error {
 	p.maybeLost += p.sent - p.confirmed
 	p.confirmed = p.sent
 	p.mu.Unlock()
-	t := time.NewTimer(p.cfg.RetryFor)
+	return waitReconnect(ctx, p.cn, p.cfg)
+}
+
+// waitReconnect waits up to RetryFor for the connection to come back, and
+// then conn.ResumeDelay more, so that the subscribers of a restarted
+// server are back before anything is sent to it.
+func waitReconnect(ctx context.Context, cn *conn.Conn, c Config) error {
+	t := time.NewTimer(c.RetryFor)
 	defer t.Stop()
 	select {
-	case <-p.cn.Ready():
-		return nil
+	case <-cn.Ready():
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
-		return fmt.Errorf("connection to %s lost and not back within %v", p.cfg.URL, p.cfg.RetryFor)
+		return fmt.Errorf("connection to %s lost and not back within %v", c.URL, c.RetryFor)
 	}
+	select {
+	case <-time.After(conn.ResumeDelay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if !cn.Connected() {
+		return waitReconnect(ctx, cn, c)
+	}
+	return nil
 }
 
 // undelivered is the error for giving up with n lines read and not sent.

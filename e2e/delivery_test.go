@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"bytes"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Killing sio-serve (SIGKILL) in the middle of seq 1 200000 | sio-pub --ack
+// and starting it again 2 s later: sio-pub exits 0, and a sio-sub that
+// stayed through it (it reconnects) printed every number at least once.
+func TestAckSurvivesServerKill(t *testing.T) {
+	const n = 200000
+	srv := serve(t, "-q")
+	port := strconv.Itoa(srv.Port)
+	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL)
+	srv.waitClients(t, 1)
+	pub := start(t, procOpts{stdin: bytes.NewReader(seq(n))}, "sio-pub", "--ack", "--url", srv.URL)
+
+	sub.stdout.waitLines(t, n/10, time.Minute)
+	srv.signal(syscall.SIGKILL)
+	srv.wait(5 * time.Second)
+	killedAt := len(sub.stdout.Lines())
+	time.Sleep(2 * time.Second) // the scenario: down for 2 s
+	srv2 := serve(t, "-q", "--port", port)
+
+	if c := pub.wait(3 * time.Minute); c != 0 {
+		t.Fatalf("sio-pub --ack exit %d; stderr:\n%s", c, pub.stderr.String())
+	}
+	// Every number at least once; count the duplicates.
+	seen := make([]int, n+1)
+	missing := n
+	deadline := time.Now().Add(time.Minute)
+	for missing > 0 && time.Now().Before(deadline) {
+		for _, l := range sub.stdout.Lines() {
+			if v, err := strconv.Atoi(l); err == nil && v >= 1 && v <= n {
+				if seen[v] == 0 {
+					missing--
+				}
+				seen[v]++
+			}
+		}
+		if missing > 0 {
+			for i := range seen {
+				seen[i] = 0
+			}
+			missing = n
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("sio-sub is missing %d of %d numbers; sio-pub stderr: %s", missing, n, pub.stderr.String())
+	}
+	dups := 0
+	for _, c := range seen[1:] {
+		dups += c - 1
+	}
+	t.Logf("killed after sio-sub printed %d lines; duplicates seen: %d; sio-pub said: %s",
+		killedAt, dups, strings.TrimSpace(pub.stderr.String()))
+	_ = srv2
+}
+
+// Without --ack, lines read while the server is down wait in the buffer
+// and are sent after the reconnect; sio-pub then exits 0.
+func TestPubBuffersWhileDisconnected(t *testing.T) {
+	srv := serve(t, "-q")
+	port := strconv.Itoa(srv.Port)
+	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL)
+	pub := start(t, procOpts{}, "sio-pub", "--url", srv.URL)
+	srv.waitClients(t, 2)
+	if _, err := pub.stdin.Write([]byte("1\n2\n3\n")); err != nil {
+		t.Fatal(err)
+	}
+	sub.stdout.waitLines(t, 3, 20*time.Second)
+	srv.signal(syscall.SIGTERM)
+	srv.wait(5 * time.Second)
+	sub.stderr.waitFor(t, regexp.MustCompile(`lost`), 10*time.Second)
+	if _, err := pub.stdin.Write([]byte("4\n5\n6\n")); err != nil {
+		t.Fatal(err)
+	}
+	srv2 := serve(t, "-q", "--port", port)
+	srv2.waitClients(t, 2)
+	pub.stdin.Close()
+	if c := pub.wait(time.Minute); c != 0 {
+		t.Fatalf("sio-pub exit %d: %s", c, pub.stderr.String())
+	}
+	if got := sub.stdout.waitLines(t, 6, 20*time.Second); strings.Join(got, " ") != "1 2 3 4 5 6" {
+		t.Errorf("sio-sub printed %q", got)
+	}
+}
