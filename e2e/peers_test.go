@@ -50,7 +50,9 @@ type peerError struct {
 	err       error
 }
 
-func (e *peerError) Error() string { return "scripts/peers.sh " + e.name + ": " + e.err.Error() + ": " + e.out }
+func (e *peerError) Error() string {
+	return "scripts/peers.sh " + e.name + ": " + e.err.Error() + ": " + e.out
+}
 
 // repoRoot is the top of the repository (the e2e tests run in e2e/).
 func repoRoot() string {
