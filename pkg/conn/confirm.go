@@ -43,6 +43,13 @@ func (c *Conn) onPacket(args ...any) {
 		c.onAck(p)
 		return
 	}
+	if p.Type == parser.CONNECT && p.Nsp == c.nsp {
+		// A session id ("pid") means connection state recovery is on.
+		data, _ := p.Data.(map[string]any)
+		pid, _ := data["pid"].(string)
+		c.recovery.Store(pid != "")
+		return
+	}
 	if p.Nsp != FlushNamespace {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	client "github.com/zishang520/socket.io/clients/socket/v3"
@@ -69,6 +70,7 @@ type Conn struct {
 	connectCh chan struct{} // closed while connected; replaced on loss
 
 	confirms []func(bool) // open Confirm requests, oldest first
+	recovery atomic.Bool  // the server recovers state: events carry an offset
 	acks     acks
 }
 
@@ -153,9 +155,20 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	})
 	if o.OnEvent != nil {
 		c.socket.OnAny(func(args ...any) {
-			if ev, ok := first(args).(string); ok {
-				c.opts.OnEvent(ev, args[1:])
+			ev, ok := first(args).(string)
+			if !ok {
+				return
 			}
+			args = args[1:]
+			if c.recovery.Load() && len(args) > 0 {
+				// With connection state recovery on, the server adds the
+				// event's offset as a last argument; it is not the
+				// sender's.
+				if _, ok := args[len(args)-1].(string); ok {
+					args = args[:len(args)-1]
+				}
+			}
+			c.opts.OnEvent(ev, args)
 		})
 	}
 	c.socket.Connect()

@@ -36,6 +36,11 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Logger gets one line per connection and per error. Default: discard.
 	Logger *slog.Logger
+	// Recover, when above zero, turns on connection state recovery: a
+	// client that reconnects within it gets the events it missed and its
+	// rooms back. Every event then carries a trailing offset argument, as
+	// in Node (our clients strip it).
+	Recover time.Duration
 }
 
 // DefaultMaxBytes is Socket.IO's default maximum message size.
@@ -80,6 +85,12 @@ func New(o Options) *Relay {
 	// Never compress: the library's default path builds a prepared
 	// websocket message per recipient (LIBRARY-NOTES S2).
 	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 30})
+	if o.Recover > 0 {
+		rec := socket.DefaultConnectionStateRecovery()
+		rec.SetMaxDisconnectionDuration(o.Recover.Milliseconds())
+		rec.SetSkipMiddlewares(true)
+		opts.SetConnectionStateRecovery(rec)
+	}
 
 	r := &Relay{
 		io:      socket.NewServer(nil, opts),
@@ -144,7 +155,7 @@ func (r *Relay) onConnection(args ...any) {
 	r.mu.Unlock()
 	r.connects.Inc()
 	nsp := s.Nsp().Name()
-	r.log.Info("connect", "id", s.Id(), "nsp", nsp, "addr", s.Handshake().Address, "rooms", rooms)
+	r.log.Info("connect", "id", s.Id(), "nsp", nsp, "addr", s.Handshake().Address, "rooms", rooms, "recovered", s.Recovered())
 
 	_ = s.On("disconnect", func(args ...any) {
 		r.mu.Lock()

@@ -24,6 +24,7 @@ type Config struct {
 	Host     string
 	Port     int
 	MaxBytes int64
+	Recover  time.Duration
 	Quiet    bool
 	Verbose  bool
 }
@@ -38,7 +39,11 @@ Options:
   -H, --host HOST        listen address (env SIO_HOST, default 127.0.0.1)
   -p, --port PORT        listen port, 0 picks a free one (env SIO_PORT,
                          default 31979)
-      --max-bytes N      largest message a client may send (default 1000000)
+      --max-bytes N      largest message a client may send (default 1000000);
+                         a larger one closes that client's connection
+      --recover D        connection state recovery: a client that comes
+                         back within D (e.g. 30s) gets the events it missed
+                         and its rooms (default off)
   -q, --quiet            log only warnings and errors
   -v, --verbose          log debug detail
   -h, --help             show this help
@@ -79,6 +84,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		fs.StringVar(&portStr, n, port, "")
 	}
 	fs.Int64Var(&c.MaxBytes, "max-bytes", relay.DefaultMaxBytes, "")
+	fs.DurationVar(&c.Recover, "recover", 0, "")
 	for _, n := range []string{"q", "quiet"} {
 		fs.BoolVar(&c.Quiet, n, false, "")
 	}
@@ -93,6 +99,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		return c, cli.Errorf(cli.ExitUsage, "invalid port %q: want 0 to 65535", portStr)
 	}
 	c.Port = p
+	if c.Recover < 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --recover: must not be negative", c.Recover)
+	}
 	if c.MaxBytes <= 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-bytes: must be above zero", c.MaxBytes)
 	}
@@ -119,7 +128,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	if err != nil {
 		return cli.Errorf(cli.ExitStart, "listen: %v", trimOpError(err))
 	}
-	r := relay.New(relay.Options{MaxBytes: c.MaxBytes, Logger: log})
+	r := relay.New(relay.Options{MaxBytes: c.MaxBytes, Logger: log, Recover: c.Recover})
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", r)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
