@@ -146,6 +146,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		}
 	})
 	_ = c.manager.On("packet", c.onPacket)
+	_ = c.manager.On("open", func(...any) { c.watchJoin() })
 	_ = c.manager.On("error", func(args ...any) {
 		if err, ok := first(args).(error); ok && err != nil {
 			c.mu.Lock()
@@ -213,6 +214,20 @@ func (e *DialError) Error() string {
 		r = "no answer"
 	}
 	return fmt.Sprintf("cannot connect to %s within %v: %s", e.URL, e.Timeout, r)
+}
+
+// watchJoin closes the engine connection if the namespace is not joined
+// within attemptTimeout of it opening: the server may never have read the
+// CONNECT packet (LIBRARY-NOTES S1), and the library would wait forever.
+// Closing makes the library reconnect.
+func (c *Conn) watchJoin() {
+	e := c.manager.Engine()
+	time.AfterFunc(attemptTimeout, func() {
+		if c.isClosed() || c.Connected() || c.manager.Engine() != e || e == nil {
+			return
+		}
+		e.Close()
+	})
 }
 
 func (c *Conn) reconnectLater() {
