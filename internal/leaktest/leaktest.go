@@ -51,28 +51,54 @@ func Check() error {
 		return err
 	}
 	allowed := Dials.Load()
-	var n int64
+	var loops map[string]int64
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		n = countQueueLoops()
-		if n <= allowed || time.Now().After(deadline) {
+		loops = queueLoops()
+		if sum(loops) <= allowed || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n > allowed {
-		return fmt.Errorf("%d library task-queue goroutines left, more than the %d client managers made", n, allowed)
+	if n := sum(loops); n > allowed && os.Getenv("SIO_LEAKDUMP") != "" {
+		buf := make([]byte, 1<<22)
+		fmt.Fprintf(os.Stderr, "%s\n", buf[:runtime.Stack(buf, true)])
+	}
+	if n := sum(loops); n > allowed {
+		return fmt.Errorf("%d library task-queue goroutines left, more than the %d client managers made; created by: %v", n, allowed, loops)
 	}
 	return nil
 }
 
-func countQueueLoops() int64 {
+// queueLoops counts the library's queue goroutines by the function that
+// created them.
+func queueLoops() map[string]int64 {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return int64(strings.Count(string(buf[:n]), queueLoop+"("))
+			buf = buf[:n]
+			break
 		}
 		buf = make([]byte, 2*len(buf))
 	}
+	loops := map[string]int64{}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if !strings.Contains(g, queueLoop+"(") {
+			continue
+		}
+		by := "?"
+		if i := strings.Index(g, "created by "); i >= 0 {
+			by = strings.Fields(g[i+len("created by "):])[0]
+		}
+		loops[by]++
+	}
+	return loops
+}
+
+func sum(m map[string]int64) (n int64) {
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

@@ -41,10 +41,11 @@ type Options struct {
 // ReconnectDelayMax is the longest wait between two reconnect attempts
 // (they start at 200 ms and double, ±30%). Publishers wait ResumeDelay
 // after a reconnect before they send, so that subscribers of a restarted
-// server have joined it again by then.
+// server have joined it again by then: a subscriber tries at least every
+// 1.3 s, and a loaded machine may take a second more to connect it.
 const (
 	ReconnectDelayMax = time.Second
-	ResumeDelay       = 1500 * time.Millisecond
+	ResumeDelay       = 3 * time.Second
 )
 
 // State is a change of the connection.
@@ -71,6 +72,7 @@ type Conn struct {
 
 	confirms []func(bool) // open Confirm requests, oldest first
 	recovery atomic.Bool  // the server recovers state: events carry an offset
+	refused  atomic.Bool  // the server refused the namespace (CONNECT_ERROR)
 	acks     acks
 }
 
@@ -139,14 +141,24 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		c.mu.Lock()
 		c.lastErr = msg
 		c.mu.Unlock()
-		if !c.socket.Active() && o.Reconnect && !c.isClosed() {
+		if c.socket.Active() {
+			return // a network error: the library tries again
+		}
+		c.refused.Store(true)
+		if o.Reconnect && !c.isClosed() {
 			// Refused by the server (CONNECT_ERROR): the library gives
 			// up on this socket; keep trying like for a lost link.
 			go c.reconnectLater()
 		}
 	})
 	_ = c.manager.On("packet", c.onPacket)
-	_ = c.manager.On("open", func(...any) { c.watchJoin() })
+	opened := make(chan struct{})
+	var openOnce sync.Once
+	_ = c.manager.On("open", func(...any) {
+		openOnce.Do(func() { close(opened) })
+		c.watchJoin()
+		c.releaseOnClose()
+	})
 	_ = c.manager.On("error", func(args ...any) {
 		if err, ok := first(args).(error); ok && err != nil {
 			c.mu.Lock()
@@ -172,12 +184,22 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 			c.opts.OnEvent(ev, args)
 		})
 	}
-	c.socket.Connect()
+	// The engine is opened first and the namespace joined once it is open.
+	// Socket.Connect on a manager still opening sends CONNECT twice when
+	// the engine opens while Connect runs (its "open" listener and its own
+	// ready-state check both do), and the server then drops the
+	// connection or joins the namespace twice. And the library dials in
+	// the caller's goroutine without a timeout: a server that accepts TCP
+	// and never answers would hold Dial past ConnectTimeout and ctx.
+	go c.manager.Open(nil)
 
 	t := time.NewTimer(o.ConnectTimeout)
 	defer t.Stop()
 	for {
 		select {
+		case <-opened:
+			opened = nil
+			c.socket.Connect()
 		case <-c.ready():
 			return c, nil
 		case <-ctx.Done():
@@ -189,7 +211,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		case <-time.After(50 * time.Millisecond):
 			// A refusal by the server (bad namespace, bad token) is final
 			// for the first connection.
-			if !c.socket.Active() {
+			if c.refused.Load() {
 				c.Close()
 				return nil, &DialError{URL: o.URL.String(), Reason: c.lastError(), Refused: true}
 			}
@@ -228,6 +250,24 @@ func (c *Conn) watchJoin() {
 		}
 		e.Close()
 	})
+}
+
+// releaseOnClose makes sure the engine's transport is closed when the
+// engine is: when the server ends the connection, the library's websocket
+// transport is never closed and keeps its write goroutine (one goroutine
+// and its queue leaked per connection the server ended).
+func (c *Conn) releaseOnClose() {
+	e := c.manager.Engine()
+	if e == nil {
+		return
+	}
+	tr := e.Transport()
+	if tr == nil {
+		return
+	}
+	// In its own goroutine: "close" may come from the transport's queue,
+	// which DoClose waits for.
+	_ = e.Once("close", func(...any) { go tr.DoClose() })
 }
 
 func (c *Conn) reconnectLater() {
