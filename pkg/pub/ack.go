@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/sio-tools/sio/pkg/cli"
@@ -19,8 +20,7 @@ type acker struct {
 	cfg    Config
 	stderr io.Writer
 
-	acked    chan ackResult
-	gen      int           // connection generation; older results are stale
+	results  ackQueue
 	inflight []*flightItem // sent and not acknowledged, oldest first
 	resent   int           // events sent more than once
 }
@@ -33,12 +33,11 @@ type flightItem struct {
 
 type ackResult struct {
 	f   *flightItem
-	gen int
 	err error
 }
 
 func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int, error)) error {
-	a.acked = make(chan ackResult, a.cfg.Window)
+	a.results.init()
 	var endErr error
 	eof := false
 	tick := time.NewTicker(time.Second)
@@ -73,8 +72,10 @@ func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int,
 			if err := a.send(f); err != nil && !errors.Is(err, conn.ErrNotConnected) {
 				return cli.Errorf(cli.ExitFailure, "line %d: %v", it.line, err)
 			}
-		case r := <-a.acked:
-			a.done(r)
+		case <-a.results.ready:
+			for _, r := range a.results.take() {
+				a.done(r)
+			}
 		case <-tick.C:
 			if len(a.inflight) > 0 && time.Since(a.inflight[0].sent) > a.cfg.AckTimeout {
 				return cli.Errorf(cli.ExitFailure, "line %d: no acknowledgement within %v: %d line(s) not confirmed",
@@ -94,11 +95,10 @@ func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int,
 	return skipped(invalid)
 }
 
-// send sends one event with an ack request tagged with this generation.
+// send sends one event with an ack request.
 func (a *acker) send(f *flightItem) error {
 	f.sent = time.Now()
-	gen := a.gen
-	done := func(err error) { a.acked <- ackResult{f, gen, err} }
+	done := func(err error) { a.results.put(ackResult{f, err}) }
 	if f.body != nil {
 		return a.cn.Send(f.body, done)
 	}
@@ -106,10 +106,12 @@ func (a *acker) send(f *flightItem) error {
 }
 
 // done takes an acknowledgement: the acknowledged prefix of the window
-// leaves it.
+// leaves it. An acknowledgement counts even if it comes from before a
+// reconnect (the server did take the event); a failure does not, as the
+// reconnect sends again what is not acknowledged.
 func (a *acker) done(r ackResult) {
-	if r.gen != a.gen || r.err != nil {
-		return // the connection it was sent on is gone; it is sent again
+	if r.err != nil {
+		return
 	}
 	r.f.acked = true
 	n := 0
@@ -122,19 +124,13 @@ func (a *acker) done(r ackResult) {
 // reconnect waits for the connection to come back, then sends again every
 // event not acknowledged, in order.
 func (a *acker) reconnect(ctx context.Context) error {
-	a.gen++
 	if err := waitReconnect(ctx, a.cn, a.cfg); err != nil {
 		return err
 	}
-	// Acks from before still arriving are stale; drop them.
-	for {
-		select {
-		case r := <-a.acked:
-			a.done(r)
-			continue
-		default:
-		}
-		break
+	// Acknowledgements that arrived before the link went down spare
+	// those events a resend.
+	for _, r := range a.results.take() {
+		a.done(r)
 	}
 	for _, f := range a.inflight {
 		if f.acked {
@@ -162,4 +158,33 @@ func (a *acker) undelivered(cause error, unread int) error {
 		cause = errors.New("interrupted")
 	}
 	return cli.Errorf(cli.ExitFailure, "%v: %d line(s) may not have been delivered (not acknowledged)", cause, n)
+}
+
+// ackQueue hands results from the library's goroutines to the acker. put
+// never blocks: a callback that blocked would stall the library's reading
+// (and reconnecting) goroutine while the acker waits for a reconnect.
+type ackQueue struct {
+	mu    sync.Mutex
+	queue []ackResult
+	ready chan struct{} // has a value when queue is not empty
+}
+
+func (q *ackQueue) init() { q.ready = make(chan struct{}, 1) }
+
+func (q *ackQueue) put(r ackResult) {
+	q.mu.Lock()
+	q.queue = append(q.queue, r)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (q *ackQueue) take() []ackResult {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	rs := q.queue
+	q.queue = nil
+	return rs
 }
