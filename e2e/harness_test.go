@@ -170,6 +170,7 @@ func exitCode(err error) int {
 type lineBuf struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer
+	lines  int // complete lines in buf
 	notify chan struct{}
 	closed bool
 }
@@ -179,6 +180,7 @@ func newLineBuf() *lineBuf { return &lineBuf{notify: make(chan struct{}, 1)} }
 func (b *lineBuf) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	b.buf.Write(p)
+	b.lines += bytes.Count(p, []byte{'\n'})
 	b.mu.Unlock()
 	select {
 	case b.notify <- struct{}{}:
@@ -204,11 +206,12 @@ func (b *lineBuf) String() string {
 }
 
 func (b *lineBuf) Lines() []string {
-	s := strings.TrimSuffix(b.String(), "\n")
+	s := b.String()
+	s = s[:strings.LastIndexByte(s, '\n')+1] // complete lines only
 	if s == "" {
 		return nil
 	}
-	return strings.Split(s, "\n")
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
 
 // waitFor waits until the output matches re and returns the first match's
@@ -234,20 +237,36 @@ func (b *lineBuf) waitFor(t *testing.T, re *regexp.Regexp, limit time.Duration) 
 	}
 }
 
-// waitLines waits until the output has n lines.
+// count returns how many complete lines arrived.
+func (b *lineBuf) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lines
+}
+
+// waitLines waits until the output has n complete lines. Waiting counts;
+// it does not split the output at every write (quadratic in a long run).
 func (b *lineBuf) waitLines(t *testing.T, n int, limit time.Duration) []string {
 	t.Helper()
+	l := b.waitLinesOr(n, limit)
+	if len(l) < n {
+		t.Fatalf("%d lines within %v, want %d:\n%.2000s", len(l), limit, n, b.String())
+	}
+	return l
+}
+
+// waitLinesOr waits up to limit for n complete lines and returns the lines
+// there are then.
+func (b *lineBuf) waitLinesOr(n int, limit time.Duration) []string {
 	deadline := time.After(limit)
-	for {
-		if l := b.Lines(); len(l) >= n && strings.HasSuffix(b.String(), "\n") {
-			return l
-		}
+	for b.count() < n {
 		select {
 		case <-b.notify:
 		case <-deadline:
-			t.Fatalf("%d lines within %v, want %d:\n%.2000s", len(b.Lines()), limit, n, b.String())
+			return b.Lines()
 		}
 	}
+	return b.Lines()
 }
 
 var listening = regexp.MustCompile(`sio-serve: listening on (http://[0-9.]+:(\d+))\n`)
