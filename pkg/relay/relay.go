@@ -188,6 +188,11 @@ func (r *Relay) relay(s *socket.Socket, rooms []socket.Room, args []any) {
 		r.log.Warn("dropped event with a non-string name", "id", s.Id())
 		return
 	}
+	if reserved[ev] {
+		r.dropped.Inc()
+		r.log.Warn("dropped event with a reserved name", "id", s.Id(), "event", ev)
+		return
+	}
 	r.events.Inc()
 	op := s.Broadcast()
 	if len(rooms) > 0 {
@@ -201,6 +206,15 @@ func (r *Relay) relay(s *socket.Socket, rooms []socket.Room, args []any) {
 	if ack != nil {
 		ack(nil, nil)
 	}
+}
+
+// reserved are the event names a client library handles itself: relayed,
+// they would fake a connect, disconnect or error on the receivers (Node's
+// server refuses to emit the first six; "error" was reserved up to
+// Socket.IO v2 and clients still treat it specially).
+var reserved = map[string]bool{
+	"connect": true, "connect_error": true, "disconnect": true, "disconnecting": true,
+	"newListener": true, "removeListener": true, "error": true,
 }
 
 // Rooms returns the rooms a client asked to join: "room" in its handshake

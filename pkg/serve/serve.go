@@ -142,6 +142,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10, // a browser sends a few KB; Go's default is 1 MB
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
