@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -36,6 +37,9 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Logger gets one line per connection and per error. Default: discard.
 	Logger *slog.Logger
+	// MaxQueue is how many bytes may wait for one client that does not
+	// read before it is disconnected. Default DefaultMaxQueue.
+	MaxQueue int64
 	// Recover, when above zero, turns on connection state recovery: a
 	// client that reconnects within it gets the events it missed and its
 	// rooms back. Every event then carries a trailing offset argument, as
@@ -64,6 +68,7 @@ type Relay struct {
 	metrics  *metrics.Set
 	events   *metrics.Counter
 	dropped  *metrics.Counter
+	slow     *metrics.Counter
 	connects *metrics.Counter
 }
 
@@ -77,6 +82,9 @@ func New(o Options) *Relay {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = DefaultMaxQueue
 	}
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
@@ -101,8 +109,14 @@ func New(o Options) *Relay {
 	r.events = r.metrics.NewCounter("sio_events_received_total")
 	r.dropped = r.metrics.NewCounter("sio_events_dropped_total")
 	r.connects = r.metrics.NewCounter("sio_connections_total")
+	r.slow = r.metrics.NewCounter("sio_slow_consumer_disconnects_total")
 	r.metrics.NewGauge("sio_connected_clients", func() float64 { return float64(r.Clients()) })
 	r.handler = r.io.ServeHandler(nil)
+	_ = r.io.Engine().On("connection", func(args ...any) {
+		if c, ok := args[0].(engine.Socket); ok {
+			r.watchQueue(c, o.MaxQueue)
+		}
+	})
 	_ = r.io.On("connection", r.onConnection)
 	// sio-pub asks to join this namespace to learn that the server has
 	// read all it sent before (conn.Confirm). Refusing it is the answer:

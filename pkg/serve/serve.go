@@ -24,6 +24,7 @@ type Config struct {
 	Host     string
 	Port     int
 	MaxBytes int64
+	MaxQueue int64
 	Recover  time.Duration
 	Quiet    bool
 	Verbose  bool
@@ -41,6 +42,9 @@ Options:
                          default 31979)
       --max-bytes N      largest message a client may send (default 1000000);
                          a larger one closes that client's connection
+      --max-queue N      bytes that may wait for a client that does not
+                         read; past it that client is disconnected
+                         (default 16777216)
       --recover D        connection state recovery: a client that comes
                          back within D (e.g. 30s) gets the events it missed
                          and its rooms (default off)
@@ -84,6 +88,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		fs.StringVar(&portStr, n, port, "")
 	}
 	fs.Int64Var(&c.MaxBytes, "max-bytes", relay.DefaultMaxBytes, "")
+	fs.Int64Var(&c.MaxQueue, "max-queue", relay.DefaultMaxQueue, "")
 	fs.DurationVar(&c.Recover, "recover", 0, "")
 	for _, n := range []string{"q", "quiet"} {
 		fs.BoolVar(&c.Quiet, n, false, "")
@@ -101,6 +106,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	c.Port = p
 	if c.Recover < 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --recover: must not be negative", c.Recover)
+	}
+	if c.MaxQueue <= 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-queue: must be above zero", c.MaxQueue)
 	}
 	if c.MaxBytes <= 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-bytes: must be above zero", c.MaxBytes)
@@ -128,7 +136,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	if err != nil {
 		return cli.Errorf(cli.ExitStart, "listen: %v", trimOpError(err))
 	}
-	r := relay.New(relay.Options{MaxBytes: c.MaxBytes, Logger: log, Recover: c.Recover})
+	r := relay.New(relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, Logger: log, Recover: c.Recover})
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", r)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
