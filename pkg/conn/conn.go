@@ -8,6 +8,7 @@ package conn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -28,6 +29,8 @@ type Options struct {
 	Rooms []string
 	// Token, when set, is sent as "token" in the handshake auth.
 	Token string
+	// TLS configures https and wss connections; nil for the defaults.
+	TLS *tls.Config
 	// ConnectTimeout bounds the first connection. Default 10 s.
 	ConnectTimeout time.Duration
 	// Reconnect after the connection is lost, also when the server said
@@ -92,6 +95,9 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	opts := client.DefaultOptions()
 	opts.SetTransports(types.NewSet(client.WebSocket))
 	opts.SetForceNew(true)
+	if o.TLS != nil {
+		opts.SetTLSClientConfig(o.TLS)
+	}
 	opts.SetAutoConnect(false)
 	opts.SetCloseOnBeforeunload(false) // C3: we handle signals
 	opts.SetTimeout(attemptTimeout)
@@ -207,7 +213,13 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 			return nil, ctx.Err()
 		case <-t.C:
 			c.Close()
-			return nil, &DialError{URL: o.URL.String(), Reason: c.lastError(), Timeout: o.ConnectTimeout}
+			reason := c.lastError()
+			if reason == "" || reason == "timeout" {
+				if r := diagnose(o.URL, o.TLS); r != "" {
+					reason = r
+				}
+			}
+			return nil, &DialError{URL: o.URL.String(), Reason: reason, Timeout: o.ConnectTimeout}
 		case <-time.After(50 * time.Millisecond):
 			// A refusal by the server (bad namespace, bad token) is final
 			// for the first connection.

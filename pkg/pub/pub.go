@@ -3,6 +3,7 @@ package pub
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ type Config struct {
 	Format         lines.Format
 	Rooms          []string
 	Token          string
+	TLS            *tls.Config
 	MaxBytes       int
 	SkipInvalid    bool
 	Buffer         int
@@ -61,6 +63,7 @@ Options:
       --buffer N            lines held while disconnected (default 10000);
                             when full, reading stops until reconnected
       --connect-timeout D   give up the first connection after D (default 10s)
+` + cli.TLSUsage + `
       --retry-for D         after the connection is lost, keep trying to
                             reconnect for D (default 30s)
       --ack                 ask the server to acknowledge each event; events
@@ -125,7 +128,13 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.BoolVar(&c.Ack, "ack", false, "")
 	fs.IntVar(&c.Window, "window", 1000, "")
 	fs.DurationVar(&c.AckTimeout, "ack-timeout", 30*time.Second, "")
+	var tlsFlags cli.TLSFlags
+	tlsFlags.Register(fs)
 	if err := cli.Parse(fs, usage, args, stdout); err != nil {
+		return c, err
+	}
+	var err error
+	if c.TLS, err = tlsFlags.Config(); err != nil {
 		return c, err
 	}
 	u, err := cli.ParseURL(rawURL)
@@ -178,6 +187,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		URL:            c.URL,
 		Rooms:          c.Rooms,
 		Token:          c.Token,
+		TLS:            c.TLS,
 		ConnectTimeout: c.ConnectTimeout,
 		Reconnect:      true,
 	})

@@ -4,6 +4,7 @@ package sub
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ type Config struct {
 	Timeout        time.Duration
 	Rooms          []string
 	Token          string
+	TLS            *tls.Config
 	NoReconnect    bool
 	ConnectTimeout time.Duration
 }
@@ -64,6 +66,7 @@ Options:
       --no-reconnect        exit 1 when the connection is lost (default:
                             reconnect forever, also after a server restart)
       --connect-timeout D   give up the first connection after D (default 10s)
+` + cli.TLSUsage + `
   -h, --help                show this help
 
 Binary data is printed as {"$binary":"<base64>"}, which sio-pub -f json and
@@ -119,7 +122,13 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.BoolVar(&c.NoReconnect, "no-reconnect", false, "")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "")
+	var tlsFlags cli.TLSFlags
+	tlsFlags.Register(fs)
 	if err := cli.Parse(fs, usage, args, stdout); err != nil {
+		return c, err
+	}
+	var err error
+	if c.TLS, err = tlsFlags.Config(); err != nil {
 		return c, err
 	}
 	u, err := cli.ParseURL(rawURL)
@@ -166,6 +175,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		URL:            c.URL,
 		Rooms:          c.Rooms,
 		Token:          c.Token,
+		TLS:            c.TLS,
 		ConnectTimeout: c.ConnectTimeout,
 		Reconnect:      !c.NoReconnect,
 		OnEvent: func(name string, args []any) {
