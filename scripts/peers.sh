@@ -7,7 +7,8 @@
 #   chromium  Debian's chromium, driven headless by playwright-core
 #   redis     Debian's redis-server
 #   mosquitto Debian's mosquitto and mosquitto-clients (benchmark reference)
-# Usage: scripts/peers.sh [node|python|chromium|redis|mosquitto|all]...
+#   systemd   Debian's systemd, for systemd-analyze verify of the units
+# Usage: scripts/peers.sh [node|python|chromium|redis|mosquitto|systemd|all]...
 # With no argument: all. Prints what is missing; exits 1 if anything could
 # not be installed. Already installed peers are left alone.
 set -u
@@ -53,6 +54,9 @@ if has redis; then
 fi
 if has mosquitto; then
 	command -v mosquitto_sub >/dev/null || apt_install mosquitto mosquitto-clients || failed+=(mosquitto)
+fi
+if has systemd; then
+	command -v systemd-analyze >/dev/null || apt_install systemd || failed+=(systemd)
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then

@@ -10,6 +10,7 @@
 package relay
 
 import (
+	"crypto/subtle"
 	"io"
 	"log/slog"
 	"net/http"
@@ -37,6 +38,9 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Logger gets one line per connection and per error. Default: discard.
 	Logger *slog.Logger
+	// Token, when set, must be sent by every client as "token" in its
+	// handshake auth; others are refused at connect.
+	Token string
 	// MaxQueue is how many bytes may wait for one client that does not
 	// read before it is disconnected. Default DefaultMaxQueue.
 	MaxQueue int64
@@ -90,6 +94,10 @@ func New(o Options) *Relay {
 	opts.SetServeClient(false)
 	opts.SetMaxHttpBufferSize(o.MaxBytes)
 	opts.SetConnectTimeout(o.ConnectTimeout)
+	// Origins are checked in front of the relay (sio-serve --cors-origin);
+	// without this the library refuses every websocket from a page whose
+	// origin is not the server's own, loopback pages included.
+	opts.SetCors(&types.Cors{Origin: func(string) bool { return true }, Credentials: true})
 	// Never compress: the library's default path builds a prepared
 	// websocket message per recipient (LIBRARY-NOTES S2).
 	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 30})
@@ -125,7 +133,21 @@ func New(o Options) *Relay {
 	r.io.Of(FlushNamespace, nil).Use(func(_ *socket.Socket, next func(*socket.ExtendedError)) {
 		next(socket.NewExtendedError("flush confirmed", nil))
 	})
-	r.io.Of(regexp.MustCompile(`^/.+`), r.onConnection)
+	nsps := r.io.Of(regexp.MustCompile(`^/.+`), r.onConnection)
+	if o.Token != "" {
+		refused := r.metrics.GetOrCreateCounter(`sio_refused_total{reason="unauthorized"}`)
+		check := func(s *socket.Socket, next func(*socket.ExtendedError)) {
+			if tokenOK(s.Handshake(), o.Token) {
+				next(nil)
+				return
+			}
+			refused.Inc()
+			r.log.Warn("refused: bad or missing token", "addr", s.Handshake().Address, "nsp", s.Nsp().Name())
+			next(socket.NewExtendedError("unauthorized", map[string]any{"reason": "token"}))
+		}
+		r.io.Use(check)
+		nsps.Use(check)
+	}
 	return r
 }
 
@@ -147,6 +169,16 @@ func (r *Relay) Clients() int {
 
 // Events returns how many events the relay has received.
 func (r *Relay) Events() uint64 { return r.events.Get() }
+
+// EngineClients is the number of open Engine.IO connections, joined to a
+// namespace or not.
+func (r *Relay) EngineClients() int { return int(r.io.Engine().ClientsCount()) }
+
+// Refused counts a connection refused before the relay saw it (reason: a
+// short fixed word such as "origin" or "max_conns").
+func (r *Relay) Refused(reason string) {
+	r.metrics.GetOrCreateCounter(`sio_refused_total{reason="` + reason + `"}`).Inc()
+}
 
 // WriteMetrics writes the relay's metrics in the Prometheus text format.
 func (r *Relay) WriteMetrics(w io.Writer) { r.metrics.WritePrometheus(w) }
@@ -220,6 +252,13 @@ func (r *Relay) relay(s *socket.Socket, rooms []socket.Room, args []any) {
 	if ack != nil {
 		ack(nil, nil)
 	}
+}
+
+// tokenOK compares the handshake's auth token with the server's in
+// constant time.
+func tokenOK(h *socket.Handshake, token string) bool {
+	got, _ := h.Auth["token"].(string)
+	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 // reserved are the event names a client library handles itself: relayed,

@@ -4,6 +4,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,13 @@ type Config struct {
 	Port     int
 	MaxBytes int64
 	MaxQueue int64
+	MaxConns int
 	Recover  time.Duration
+	Token    string
+	Origins  cli.Strings
+	TLSCert  string
+	TLSKey   string
+	LogJSON  bool
 	Quiet    bool
 	Verbose  bool
 }
@@ -45,17 +52,30 @@ Options:
       --max-queue N      bytes that may wait for a client that does not
                          read; past it that client is disconnected
                          (default 16777216)
+      --max-conns N      most connections at once; more are answered 503
+                         (default 10000, 0 for no limit)
       --recover D        connection state recovery: a client that comes
                          back within D (e.g. 30s) gets the events it missed
                          and its rooms (default off)
+      --token T          clients must send T as "token" in the handshake
+                         auth (sio-pub/sio-sub --token; env SIO_TOKEN)
+      --cors-origin O    also let web pages of origin O connect (repeatable
+                         or a comma list; "*" for any). By default only
+                         pages of the same origin or on a loopback address
+      --tls-cert FILE    serve HTTPS and WSS with this certificate (PEM)...
+      --tls-key FILE     ...and this key
+      --log-format F     text (default) or json, one record per line on stderr
   -q, --quiet            log only warnings and errors
-  -v, --verbose          log debug detail
+  -v, --verbose          log debug detail and event payloads
   -h, --help             show this help
 
 Routes:
   /socket.io/            the Socket.IO endpoint (websocket and polling)
   /healthz               200 "ok" while serving
   /metrics               Prometheus text format
+
+Under systemd (Type=notify) it sends READY=1 once it listens and
+STOPPING=1 when it shuts down.
 
 When ready it prints one line on stderr:
   sio-serve: listening on http://HOST:PORT
@@ -90,6 +110,13 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.Int64Var(&c.MaxBytes, "max-bytes", relay.DefaultMaxBytes, "")
 	fs.Int64Var(&c.MaxQueue, "max-queue", relay.DefaultMaxQueue, "")
 	fs.DurationVar(&c.Recover, "recover", 0, "")
+	fs.IntVar(&c.MaxConns, "max-conns", 10000, "")
+	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
+	fs.Var(&c.Origins, "cors-origin", "")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "")
+	logFormat := "text"
+	fs.StringVar(&logFormat, "log-format", logFormat, "")
 	for _, n := range []string{"q", "quiet"} {
 		fs.BoolVar(&c.Quiet, n, false, "")
 	}
@@ -106,6 +133,19 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	c.Port = p
 	if c.Recover < 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --recover: must not be negative", c.Recover)
+	}
+	switch logFormat {
+	case "text":
+	case "json":
+		c.LogJSON = true
+	default:
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %q for --log-format: want text or json", logFormat)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return c, cli.Errorf(cli.ExitUsage, "--tls-cert and --tls-key go together")
+	}
+	if c.MaxConns < 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-conns: must not be negative", c.MaxConns)
 	}
 	if c.MaxQueue <= 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-queue: must be above zero", c.MaxQueue)
@@ -130,15 +170,40 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	if c.Verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(stdio.Err, &slog.HandlerOptions{Level: level}))
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(stdio.Err, hopts)
+	if c.LogJSON {
+		h = slog.NewJSONHandler(stdio.Err, hopts)
+	}
+	log := slog.New(h)
 
+	var cert tls.Certificate
+	if c.TLSCert != "" {
+		var err error
+		if cert, err = tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			return cli.Errorf(cli.ExitStart, "TLS: %v", err)
+		}
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
 	if err != nil {
 		return cli.Errorf(cli.ExitStart, "listen: %v", trimOpError(err))
 	}
-	r := relay.New(relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, Logger: log, Recover: c.Recover})
+	scheme := "http"
+	if c.TLSCert != "" {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+	r := relay.New(relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, Token: c.Token, Logger: log, Recover: c.Recover})
 	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", r)
+	origins := newOriginPolicy(c.Origins)
+	var sio http.Handler = origins.wrap(r, func(origin string) {
+		r.Refused("origin")
+		log.Warn("refused: origin not allowed", "origin", origin)
+	})
+	if c.MaxConns > 0 {
+		sio = limitConns(sio, r, c.MaxConns, log)
+	}
+	mux.Handle("/socket.io/", sio)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -155,7 +220,10 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(stdio.Err, "sio-serve: listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdio.Err, "sio-serve: listening on %s://%s\n", scheme, ln.Addr())
+	if err := notify("READY=1"); err != nil {
+		log.Warn("systemd notify", "err", err)
+	}
 
 	select {
 	case err := <-errc:
@@ -164,6 +232,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "clients", r.Clients())
+	_ = notify("STOPPING=1")
 	// Stop accepting first, then tell the clients, then wait for the
 	// rest of the HTTP requests: all within 5 s.
 	ln.Close()
@@ -186,4 +255,18 @@ func trimOpError(err error) error {
 		return fmt.Errorf("%s: %v", op.Addr, op.Err)
 	}
 	return err
+}
+
+// limitConns answers 503 to a new Engine.IO connection (a request without
+// a session id) while max clients are connected.
+func limitConns(next http.Handler, r *relay.Relay, max int, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Query().Get("sid") == "" && r.EngineClients() >= max {
+			r.Refused("max_conns")
+			log.Warn("refused: --max-conns reached", "max", max, "addr", req.RemoteAddr)
+			http.Error(w, "too many connections", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
 }
