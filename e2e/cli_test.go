@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -19,4 +22,19 @@ func TestCLI(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// The README's usage blocks are the binaries' -h (scripts/readme-usage.sh
+// rewrites them).
+func TestReadmeUsageIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"sio-serve", "sio-pub", "sio-sub"} {
+		_, out, _ := runCmd(t, nil, 10*time.Second, b, "-h")
+		if !strings.Contains(string(readme), "### "+b+"\n\n```\n"+out+"```\n") {
+			t.Errorf("README.md's usage of %s is not its -h: run scripts/readme-usage.sh", b)
+		}
+	}
 }
