@@ -114,6 +114,8 @@ func TestHostileInput(t *testing.T) {
 // (LIBRARY-NOTES S1; 8 of 200 under the race detector).
 func wsJoin(t *testing.T, host string) *websocket.Conn {
 	t.Helper()
+	// Each try waits longer: a loaded machine can be slow to answer too.
+	waits := []time.Duration{2 * time.Second, 5 * time.Second, 10 * time.Second}
 	for try := 1; ; try++ {
 		ws, _, err := websocket.DefaultDialer.Dial("ws://"+host+"/socket.io/?EIO=4&transport=websocket", nil)
 		if err != nil {
@@ -126,14 +128,14 @@ func wsJoin(t *testing.T, host string) *websocket.Conn {
 		if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
 			t.Fatal(err)
 		}
-		_ = ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_ = ws.SetReadDeadline(time.Now().Add(waits[try-1]))
 		_, m, err := ws.ReadMessage()
 		if err == nil && bytes.HasPrefix(m, []byte("40{")) {
 			return ws
 		}
 		ws.Close()
-		if try == 3 {
-			t.Fatalf("namespace connect, 3 tries: %q %v", m, err)
+		if try == len(waits) {
+			t.Fatalf("namespace connect, %d tries: %q %v", try, m, err)
 		}
 	}
 }

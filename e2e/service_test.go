@@ -269,9 +269,18 @@ func TestJSONLogsAndMetrics(t *testing.T) {
 	if d := srv.metric(t, "sio_events_received_total") - before; d != 100 {
 		t.Errorf("sio_events_received_total moved by %v, want 100", d)
 	}
-	for _, name := range []string{"sio_connections_total", "sio_connected_clients"} {
+	for _, name := range []string{"sio_connections_total", "sio_connected_clients", `sio_namespace_clients{namespace="/"}`} {
 		if srv.metric(t, name) < 1 {
 			t.Errorf("%s below 1", name)
+		}
+	}
+	// 100 events to one subscriber, each at least "42[\"message\",\"1\"]".
+	if n := srv.metric(t, "sio_messages_sent_total"); n < 100 {
+		t.Errorf("sio_messages_sent_total %v, want at least 100", n)
+	}
+	for _, name := range []string{"sio_received_bytes_total", "sio_sent_bytes_total"} {
+		if n := srv.metric(t, name); n < 100*16 {
+			t.Errorf("%s %v, want at least %d", name, n, 100*16)
 		}
 	}
 	srv.signal(syscall.SIGTERM)

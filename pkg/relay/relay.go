@@ -73,6 +73,10 @@ type Relay struct {
 	events   *metrics.Counter
 	dropped  *metrics.Counter
 	slow     *metrics.Counter
+	byNsp    map[string]int   // connected clients by namespace label; under mu
+	sent     *metrics.Counter // Engine.IO messages sent, one per event per recipient
+	bytesIn  *metrics.Counter
+	bytesOut *metrics.Counter
 	connects *metrics.Counter
 }
 
@@ -112,12 +116,16 @@ func New(o Options) *Relay {
 		io:      socket.NewServer(nil, opts),
 		log:     o.Logger,
 		sockets: make(map[*socket.Socket]struct{}),
+		byNsp:   make(map[string]int),
 		metrics: metrics.NewSet(),
 	}
 	r.events = r.metrics.NewCounter("sio_events_received_total")
 	r.dropped = r.metrics.NewCounter("sio_events_dropped_total")
 	r.connects = r.metrics.NewCounter("sio_connections_total")
 	r.slow = r.metrics.NewCounter("sio_slow_consumer_disconnects_total")
+	r.sent = r.metrics.NewCounter("sio_messages_sent_total")
+	r.bytesIn = r.metrics.NewCounter("sio_received_bytes_total")
+	r.bytesOut = r.metrics.NewCounter("sio_sent_bytes_total")
 	r.metrics.NewGauge("sio_connected_clients", func() float64 { return float64(r.Clients()) })
 	r.handler = r.io.ServeHandler(nil)
 	_ = r.io.Engine().On("connection", func(args ...any) {
@@ -170,6 +178,36 @@ func (r *Relay) Clients() int {
 // Events returns how many events the relay has received.
 func (r *Relay) Events() uint64 { return r.events.Get() }
 
+// maxNspLabels bounds the namespaces that get a label of their own in
+// sio_namespace_clients: clients choose namespaces, and a label per name
+// would let them grow the metrics without bound. Later ones count as
+// "other".
+const maxNspLabels = 50
+
+// nspLabel returns the metrics label for a namespace, making its gauge
+// the first time.
+func (r *Relay) nspLabel(nsp string) string {
+	r.mu.Lock()
+	_, known := r.byNsp[nsp]
+	full := len(r.byNsp) >= maxNspLabels
+	r.mu.Unlock()
+	if !known && full {
+		nsp = "other"
+	}
+	name := `sio_namespace_clients{namespace="` + escapeLabel(nsp) + `"}`
+	r.metrics.GetOrCreateGauge(name, func() float64 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return float64(r.byNsp[nsp])
+	})
+	return nsp
+}
+
+// escapeLabel escapes a Prometheus label value.
+func escapeLabel(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
+
 // EngineClients is the number of open Engine.IO connections, joined to a
 // namespace or not.
 func (r *Relay) EngineClients() int { return int(r.io.Engine().ClientsCount()) }
@@ -196,16 +234,19 @@ func (r *Relay) onConnection(args ...any) {
 	if len(rooms) > 0 {
 		s.Join(rooms...)
 	}
+	nsp := s.Nsp().Name()
+	label := r.nspLabel(nsp)
 	r.mu.Lock()
 	r.sockets[s] = struct{}{}
+	r.byNsp[label]++
 	r.mu.Unlock()
 	r.connects.Inc()
-	nsp := s.Nsp().Name()
 	r.log.Info("connect", "id", s.Id(), "nsp", nsp, "addr", s.Handshake().Address, "rooms", rooms, "recovered", s.Recovered())
 
 	_ = s.On("disconnect", func(args ...any) {
 		r.mu.Lock()
 		delete(r.sockets, s)
+		r.byNsp[label]--
 		r.mu.Unlock()
 		reason, _ := args[0].(string)
 		// Reasons are the library's own few strings: a bounded label.

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
@@ -12,25 +13,56 @@ import (
 // read before it is disconnected.
 const DefaultMaxQueue = 16 << 20
 
-// watchQueue bounds what waits in one connection's write buffer. The
+// stallTime is how long a connection with more than MaxQueue bytes waiting
+// may go without a completed write before it counts as stalled.
+const stallTime = 2 * time.Second
+
+// hardQueueFactor times MaxQueue bytes waiting disconnects a client even
+// if it still reads: memory stays bounded when a reader is just too slow.
+const hardQueueFactor = 16
+
+// watchQueue counts the bytes in and out of one connection and the
+// messages sent on it, and bounds what waits in its write buffer. The
 // engine queues a packet ("packetCreate") and hands the queue to the
-// transport when the transport can write ("flush"); a client that stops
-// reading makes the queue grow. Past max bytes the connection is closed,
-// so one stalled client costs at most max bytes and never slows the
-// others (a broadcast only appends to its queue).
+// transport when its last write completed ("flush"); a client that stops
+// reading makes the queue grow and the flushes stop. With more than max
+// bytes waiting and no flush for stallTime, or more than hardQueueFactor
+// times max waiting, the connection is closed: one stalled client costs
+// at most about max bytes and never slows the others (a broadcast only
+// appends to its queue), while a slow reader that keeps reading is not cut
+// off by a burst.
 func (r *Relay) watchQueue(conn engine.Socket, max int64) {
 	var queued atomic.Int64
+	var lastFlush atomic.Int64 // unix nanoseconds
 	var closing atomic.Bool
+	lastFlush.Store(time.Now().UnixNano())
+	_ = conn.On("packet", func(args ...any) {
+		r.bytesIn.Add(int(packetSize(args)))
+	})
 	_ = conn.On("packetCreate", func(args ...any) {
-		n := queued.Add(packetSize(args))
-		if n <= max || closing.Swap(true) {
+		size := packetSize(args)
+		r.bytesOut.Add(int(size))
+		if p, _ := args[0].(*packet.Packet); p != nil && p.Type == packet.MESSAGE {
+			r.sent.Inc()
+		}
+		n := queued.Add(size)
+		if n <= max {
+			return
+		}
+		idle := time.Duration(time.Now().UnixNano() - lastFlush.Load())
+		if idle < stallTime && n <= hardQueueFactor*max {
+			return
+		}
+		if closing.Swap(true) {
 			return
 		}
 		r.slow.Inc()
-		r.log.Warn("disconnect slow consumer", "id", conn.Id(), "queued_bytes", n, "max", max)
+		r.log.Warn("disconnect slow consumer", "id", conn.Id(), "queued_bytes", n, "max", max,
+			"no_write_for", idle.Round(time.Millisecond))
 		go conn.Close(true)
 	})
 	_ = conn.On("flush", func(args ...any) {
+		lastFlush.Store(time.Now().UnixNano())
 		if len(args) == 0 {
 			return
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sio-tools/sio/pkg/cli"
 	"github.com/sio-tools/sio/pkg/relay"
+	"github.com/sio-tools/sio/pkg/viewer"
 )
 
 // Config is what the flags say.
@@ -49,9 +50,10 @@ Options:
                          default 31979)
       --max-bytes N      largest message a client may send (default 1000000);
                          a larger one closes that client's connection
-      --max-queue N      bytes that may wait for a client that does not
-                         read; past it that client is disconnected
-                         (default 16777216)
+      --max-queue N      bytes that may wait for a client that stopped
+                         reading (no write completed for 2 s); past it that
+                         client is disconnected, as is one with 16 times N
+                         waiting even if it reads (default 16777216)
       --max-conns N      most connections at once; more are answered 503
                          (default 10000, 0 for no limit)
       --recover D        connection state recovery: a client that comes
@@ -204,6 +206,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		sio = limitConns(sio, r, c.MaxConns, log)
 	}
 	mux.Handle("/socket.io/", sio)
+	viewer.Register(mux) // the page at /; the client files win over "/socket.io/"
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
