@@ -292,3 +292,16 @@ func TestJSONLogsAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxConns(t *testing.T) {
+	srv := serve(t, "--max-conns", "1")
+	start(t, procOpts{}, "sio-sub", "--url", srv.URL)
+	srv.waitClients(t, 1)
+	c, _, errOut := runCmd(t, nil, 20*time.Second, "sio-sub", "--url", srv.URL, "--connect-timeout", "2s")
+	if c != 3 || !strings.Contains(errOut, "503") {
+		t.Errorf("a second client with --max-conns 1: exit %d, %q; want 3 and the 503", c, errOut)
+	}
+	if n := srv.metric(t, `sio_refused_total{reason="max_conns"}`); n < 1 {
+		t.Errorf(`sio_refused_total{reason="max_conns"} = %v`, n)
+	}
+}

@@ -43,7 +43,11 @@ func diagnose(u *url.URL, cfg *tls.Config) string {
 		return describe(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusServiceUnavailable:
+		return fmt.Sprintf("the server is full or stopping (/socket.io/ answered %s)", resp.Status)
+	default:
 		return fmt.Sprintf("not a Socket.IO v4 server? /socket.io/ answered %s", resp.Status)
 	}
 	return ""
