@@ -3,12 +3,32 @@ GO      ?= go
 BIN     := bin
 GOFLAGS ?=
 
-.PHONY: all build peers test race lint bench demo clean
+.PHONY: all assets build peers test race lint bench demo clean
 
 all: build
 
-build:
+build: assets
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The official socket.io-client browser build that sio-serve embeds
+# (pkg/viewer, go:embed): npm ci when node_modules is missing or older than
+# package-lock.json, copy the files, and fail unless their banner names the
+# version the lockfile pins. The copies are not committed.
+CLIENT_DIST := node_modules/socket.io-client/dist
+VIEWER_DIST := pkg/viewer/dist
+assets:
+	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		echo "npm ci"; npm ci --no-audit --no-fund --loglevel=error; fi
+	@want=$$(node -p 'require("./package-lock.json").packages["node_modules/socket.io-client"].version') && \
+	mkdir -p $(VIEWER_DIST) && \
+	for f in socket.io.js socket.io.min.js socket.io.min.js.map; do \
+		cmp -s $(CLIENT_DIST)/$$f $(VIEWER_DIST)/$$f || cp $(CLIENT_DIST)/$$f $(VIEWER_DIST)/$$f || exit 1; \
+	done && \
+	for f in socket.io.js socket.io.min.js; do \
+		got=$$(sed -n 's/^ \* Socket\.IO v\([0-9][^ ]*\)$$/\1/p' $(VIEWER_DIST)/$$f | head -1); \
+		if [ "$$got" != "$$want" ]; then \
+			echo "assets: $(VIEWER_DIST)/$$f is socket.io-client '$$got', package-lock.json pins '$$want'" >&2; exit 1; fi; \
+	done
 
 # The real peers the tests use (Node, python-socketio, Chromium, Redis,
 # mosquitto). A peer that cannot be installed makes its tests skip, or
@@ -18,13 +38,13 @@ peers:
 
 # The suite CI runs (.ci/run): vet, then every test with the race detector.
 # The e2e tests build their own race-enabled binaries.
-test: peers
+test: peers assets
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 18m -p 2 ./...
 
 race: test
 
-lint:
+lint: assets
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
 
