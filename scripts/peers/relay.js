@@ -1,0 +1,71 @@
+// relay.js: the reference relay, the official Node socket.io 4 server doing
+// what sio-serve does, for interop tests and benchmarks.
+//
+//   node scripts/peers/relay.js [--host H] [--port P] [--max-bytes N] [-v]
+//
+// Every namespace is accepted. An event a client emits goes to every other
+// client of its namespace with its name and arguments unchanged; a client
+// that connected with "room" (a name or a comma list) in its handshake auth
+// or query joined those rooms and emits only to their other members. When
+// the sender asked for an ack it is answered (with no arguments) after the
+// broadcast. --port 0 picks a free port. When ready it prints one line on
+// stderr: "relay.js: listening on http://HOST:PORT"; with -v also
+// "relay.js: connect NS" and "relay.js: disconnect NS" per client.
+// Needs NODE_PATH pointing at the project's node_modules (or run it from
+// the repository, where require finds them).
+"use strict";
+const { parseArgs } = require("node:util");
+const http = require("node:http");
+const { Server } = require("socket.io");
+
+const { values: opt } = parseArgs({
+  options: {
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "31979" },
+    "max-bytes": { type: "string", default: "1000000" }, // socket.io's default
+    verbose: { type: "boolean", short: "v", default: false },
+  },
+});
+
+const httpServer = http.createServer();
+const io = new Server(httpServer, {
+  maxHttpBufferSize: Number(opt["max-bytes"]),
+  cors: { origin: "*" },
+});
+
+function rooms(socket) {
+  const r = socket.handshake.auth?.room ?? socket.handshake.query?.room;
+  if (typeof r !== "string" || r === "") return [];
+  return r.split(",").filter((s) => s !== "");
+}
+
+function onConnection(socket) {
+  const ns = socket.nsp.name;
+  if (opt.verbose) {
+    process.stderr.write(`relay.js: connect ${ns}\n`);
+    socket.on("disconnect", (reason) => process.stderr.write(`relay.js: disconnect ${ns} (${reason})\n`));
+  }
+  const joined = rooms(socket);
+  if (joined.length > 0) socket.join(joined);
+  socket.onAny((event, ...args) => {
+    // The ack callback, if any, is the last argument: never pass it on.
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    const to = joined.length > 0 ? socket.to(joined) : socket.broadcast;
+    to.emit(event, ...args);
+    if (ack) ack();
+  });
+}
+
+// "/" is the main namespace; the regular expression covers every other one.
+io.on("connection", onConnection);
+io.of(/^\/.*/).on("connection", onConnection);
+
+httpServer.listen(Number(opt.port), opt.host, () => {
+  const { address, port } = httpServer.address();
+  process.stderr.write(`relay.js: listening on http://${address}:${port}\n`);
+});
+
+// Ctrl-C and SIGTERM: close the clients and exit 0.
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => io.close(() => process.exit(0)));
+}
