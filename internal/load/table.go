@@ -1,0 +1,208 @@
+package load
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+type tkey struct{ scenario, server, metric string }
+
+type column struct {
+	key, name string
+	prec      int // decimals
+}
+
+// The figures shown for each kind of scenario (label "kind").
+var kinds = map[string][]column{
+	"flow": {
+		{"deliveries_per_s", "deliveries/s", 0},
+		{"p50_ms", "latency p50 ms", 2},
+		{"p99_ms", "latency p99 ms", 2},
+		{"server_cpu_s", "server CPU s", 2},
+		{"errors", "lost/dup/reordered (sum of runs)", 0},
+	},
+	"rate": {
+		{"p50_ms", "latency p50 ms", 2},
+		{"p99_ms", "latency p99 ms", 2},
+		{"max_ms", "latency max ms", 2},
+		{"server_cpu_s", "server CPU s", 2},
+		{"errors", "lost/dup/reordered (sum of runs)", 0},
+	},
+	"idle": {
+		{"rss_kb_per_conn", "server RSS KB/conn", 1},
+		{"conns_lost", "connections lost", 0},
+	},
+	"pipeline": {
+		{"seconds", "end-to-end s", 2},
+		{"lines_per_s", "lines/s", 0},
+		{"lost", "lines missing", 0},
+	},
+	"storm": {
+		{"connect_p50_ms", "connect p50 ms", 1},
+		{"connect_p99_ms", "connect p99 ms", 1},
+		{"connect_max_ms", "connect max ms", 1},
+		{"over_2s", "connects over 2 s", 0},
+		{"failed", "failed connects", 0},
+	},
+}
+
+// Table reads JSON lines (sio-load results labelled with scenario, kind
+// and server) and writes a markdown table: for each scenario and figure,
+// the median of the runs with min..max per server, and the ratio of sio's
+// median to each other server's.
+func Table(r io.Reader, w io.Writer) error {
+	var (
+		scenarios []string
+		kindOf    = map[string]string{}
+		servers   []string
+		runs      = map[[2]string]int{}
+		values    = map[tkey][]float64{}
+	)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		m := map[string]any{}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return fmt.Errorf("line %d: %v", n, err)
+		}
+		s, _ := m["scenario"].(string)
+		srv, _ := m["server"].(string)
+		kind, _ := m["kind"].(string)
+		if s == "" || srv == "" || kinds[kind] == nil {
+			continue
+		}
+		if _, ok := kindOf[s]; !ok {
+			scenarios = append(scenarios, s)
+			kindOf[s] = kind
+		}
+		if !contains(servers, srv) {
+			servers = append(servers, srv)
+		}
+		runs[[2]string{s, srv}]++
+		for k, v := range m {
+			if f, ok := v.(float64); ok {
+				values[tkey{s, srv, k}] = append(values[tkey{s, srv, k}], f)
+			}
+		}
+		errs := 0.0
+		for _, k := range []string{"lost", "duplicates", "reordered", "invalid"} {
+			if f, ok := m[k].(float64); ok {
+				errs += f
+			}
+		}
+		values[tkey{s, srv, "errors"}] = append(values[tkey{s, srv, "errors"}], errs)
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	// sio first, then the references in order of appearance.
+	if i := indexOf(servers, "sio"); i > 0 {
+		servers = append([]string{"sio"}, append(servers[:i:i], servers[i+1:]...)...)
+	}
+	refs := []string{}
+	if len(servers) > 0 && servers[0] == "sio" {
+		refs = servers[1:]
+	}
+	head := []string{"scenario", "figure"}
+	for _, s := range servers {
+		head = append(head, s+" median (min..max)")
+	}
+	for _, r := range refs {
+		head = append(head, "sio/"+r)
+	}
+	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat(" --- |", len(head)))
+	for _, s := range scenarios {
+		for ci, c := range kinds[kindOf[s]] {
+			row := []string{"", c.name}
+			if ci == 0 {
+				n := 0
+				for _, srv := range servers {
+					n = max(n, runs[[2]string{s, srv}])
+				}
+				row[0] = fmt.Sprintf("%s (%d runs)", s, n)
+			}
+			meds := map[string]float64{}
+			for _, srv := range servers {
+				v := values[tkey{s, srv, c.key}]
+				switch {
+				case len(v) == 0:
+					row = append(row, "")
+				case c.key == "errors":
+					row = append(row, errorCell(values, s, srv))
+				default:
+					med, lo, hi := Median(append([]float64(nil), v...))
+					meds[srv] = med
+					row = append(row, fmt.Sprintf("%s (%s..%s)", num(med, c.prec), num(lo, c.prec), num(hi, c.prec)))
+				}
+			}
+			for _, r := range refs {
+				a, okA := meds["sio"]
+				b, okB := meds[r]
+				if okA && okB && b != 0 && c.key != "errors" {
+					row = append(row, fmt.Sprintf("%.2f×", a/b))
+				} else {
+					row = append(row, "")
+				}
+			}
+			fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+		}
+	}
+	return nil
+}
+
+// errorCell sums lost, duplicated and reordered events over the runs.
+func errorCell(values map[tkey][]float64, s, srv string) string {
+	sum := func(metric string) float64 {
+		t := 0.0
+		for _, x := range values[tkey{s, srv, metric}] {
+			t += x
+		}
+		return t
+	}
+	return fmt.Sprintf("%s/%s/%s", num(sum("lost"), 0), num(sum("duplicates"), 0), num(sum("reordered"), 0))
+}
+
+// num formats with prec decimals and thousands separators.
+func num(f float64, prec int) string {
+	if math.IsNaN(f) {
+		return "NaN"
+	}
+	s := strconv.FormatFloat(f, 'f', prec, 64)
+	intPart, frac, _ := strings.Cut(s, ".")
+	neg := strings.HasPrefix(intPart, "-")
+	intPart = strings.TrimPrefix(intPart, "-")
+	var b strings.Builder
+	for i, ch := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	out := b.String()
+	if neg {
+		out = "-" + out
+	}
+	if frac != "" {
+		out += "." + frac
+	}
+	return out
+}
+
+func contains(v []string, s string) bool { return indexOf(v, s) >= 0 }
+
+func indexOf(v []string, s string) int {
+	for i, x := range v {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}

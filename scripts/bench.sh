@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# make bench: sio-serve against the reference relay (the official Node
+# socket.io server, scripts/peers/relay.js), both driven by the same Go load
+# generator (internal/cmd/sio-load), one after the other on 127.0.0.1.
+#
+#   1. 1 publisher -> 1 subscriber, 50,000 events of 100 bytes, window 1000
+#   2. 1 -> 100 subscribers, 5,000 events (500,000 deliveries)
+#   3. 10 publishers -> 10 subscribers, 5,000 events each
+#   4. 1 -> 1 at 2,000 events/s for 10 s: latency
+#   5. 2,000 idle connections held 30 s: server RSS per connection
+#   pipeline: seq 1 100000 | sio-pub -> sio-serve -> sio-sub, against Node
+#      clients through the Node relay and mosquitto_pub -l -> mosquitto ->
+#      mosquitto_sub
+#
+# Every scenario runs BENCH_RUNS times (default 3) per server, each run on a
+# freshly started server. Prints one markdown table (median, min..max, ratio
+# sio/reference) and appends the raw results as JSON lines to
+# bench/results/<UTC date>.jsonl; the table goes to bench/results/last.md.
+#
+# Environment:
+#   BENCH_QUICK=1    a smoke run: a tenth of the events, 1 run, 200 idle
+#                    connections for 3 s (about 30 s)
+#   BENCH_RUNS=N     runs per scenario and server
+#   BENCH_ONLY=LIST  only these scenarios, a comma list of 1 2 3 4 5 pipeline
+#                    storm (default: all but storm, which
+#                    scripts/connect-storm.sh runs)
+#   BENCH_STORM_PARALLEL=N  connects in flight at once in storm (100)
+# Every process it starts is stopped on exit, Ctrl-C or SIGTERM.
+set -eu
+cd "$(dirname "$0")/.."
+
+quick=${BENCH_QUICK:-}
+runs=${BENCH_RUNS:-3}
+only=${BENCH_ONLY:-1,2,3,4,5,pipeline}
+scale=1
+idle_conns=2000
+idle_hold=30s
+if [ -n "$quick" ] && [ "$quick" != 0 ]; then
+	scale=10
+	runs=${BENCH_RUNS:-1}
+	idle_conns=200
+	idle_hold=3s
+fi
+export NODE_PATH=$PWD/node_modules
+
+log() { printf 'bench: %4ds %s\n' "$SECONDS" "$*" >&2; }
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+scripts/peers.sh node mosquitto || log "some peers are missing; their rows stay empty"
+
+# The generator is built without -race: the race detector allows at most
+# 8128 goroutines, and it would slow the client side down.
+tmp=$(mktemp -d)
+log "building bin/ and the load generator"
+go build -o bin/ ./cmd/...
+go build -o "$tmp/sio-load" ./internal/cmd/sio-load
+load=$tmp/sio-load
+
+mkdir -p bench/results
+date=$(date -u +%Y-%m-%d)
+stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+out=bench/results/$date.jsonl
+results=$tmp/results.jsonl
+: >"$results"
+
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# stop PID: stop one process we started and forget it.
+stop() {
+	local p=$1 keep=() q
+	kill "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+	for q in "${pids[@]}"; do
+		[ "$q" = "$p" ] || keep+=("$q")
+	done
+	pids=("${keep[@]}")
+}
+
+# start_server NAME: starts a fresh sio-serve or Node relay on a free port;
+# sets srv_pid and srv_url.
+start_server() {
+	local errlog=$tmp/$1.log i
+	case $1 in
+	sio) bin/sio-serve --port 0 --quiet 2>"$errlog" & ;;
+	node) node scripts/peers/relay.js --port 0 2>"$errlog" & ;;
+	esac
+	srv_pid=$!
+	pids+=("$srv_pid")
+	srv_url=
+	for i in $(seq 100); do
+		srv_url=$(grep -o 'listening on http://[0-9.:]*' "$errlog" | sed 's/listening on //' || true)
+		[ -n "$srv_url" ] && return 0
+		kill -0 "$srv_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	log "$1 did not start: $(cat "$errlog")"
+	return 1
+}
+
+want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
+
+# scenario ID KIND TITLE WARM -- generator arguments
+# With WARM > 0 both servers are started once, warmed up with a run of WARM
+# events (not counted: Node's JIT and Go's heap settle), then measured RUNS
+# times, alternating. With WARM 0 every run gets a fresh server (idle
+# connections: the RSS baseline must be the empty server's).
+scenario() {
+	local id=$1 kind=$2 title=$3 warm=$4 run server
+	shift 5
+	want "$id" || return 0
+	declare -A url=() pid=()
+	if [ "$warm" -gt 0 ]; then
+		for server in sio node; do
+			start_server "$server" || continue
+			url[$server]=$srv_url
+			pid[$server]=$srv_pid
+			log "$title: $server, warm-up"
+			"$load" "$@" -events "$warm" -url "$srv_url" >/dev/null || log "$title: $server warm-up failed"
+		done
+	fi
+	for run in $(seq "$runs"); do
+		for server in sio node; do
+			if [ "$warm" -eq 0 ]; then
+				start_server "$server" || continue
+				url[$server]=$srv_url
+				pid[$server]=$srv_pid
+			fi
+			[ -n "${url[$server]:-}" ] || continue
+			log "$title: $server, run $run/$runs"
+			"$load" "$@" -url "${url[$server]}" -pid "${pid[$server]}" \
+				-label "scenario=$title" -label "kind=$kind" -label "server=$server" \
+				-label "run=$run" -label "time=$stamp" >>"$results" ||
+				log "$title: $server run $run failed"
+			if [ "$warm" -eq 0 ]; then
+				stop "${pid[$server]}"
+				unset "url[$server]" "pid[$server]"
+			fi
+		done
+	done
+	for server in "${!pid[@]}"; do
+		stop "${pid[$server]}"
+	done
+}
+
+n1=$((50000 / scale))
+n2=$((5000 / scale))
+n4=$((20000 / scale))
+scenario 1 flow "1. 1->1, $n1 events" $((n1 / 5)) -- flow -pubs 1 -subs 1 -events "$n1" -window 1000
+scenario 2 flow "2. 1->100, $n2 events" $((n2 / 5)) -- flow -pubs 1 -subs 100 -events "$n2" -window 1000
+scenario 3 flow "3. 10->10, $n2 events each" $((n2 / 5)) -- flow -pubs 10 -subs 10 -events "$n2" -window 1000
+scenario 4 rate "4. 1->1 at 2,000/s, $n4 events" 1000 -- flow -pubs 1 -subs 1 -events "$n4" -rate 2000 -window 100000
+scenario 5 idle "5. $idle_conns idle conns, $idle_hold" 0 -- idle -conns "$idle_conns" -hold "$idle_hold"
+# Issue 7 (scripts/connect-storm.sh): connect time of storm_conns clients,
+# storm_parallel connecting at once, against a fresh server each run; with
+# the sio commands' own client (pkg/conn.Dial) and a raw websocket client.
+storm_conns=$((2000 / scale))
+storm_parallel=${BENCH_STORM_PARALLEL:-100}
+if want storm; then
+	only=$only,storm-conn,storm-raw
+fi
+scenario storm-conn storm "connect storm, $storm_conns conns, pkg/conn.Dial" 0 -- \
+	storm -conns "$storm_conns" -parallel "$storm_parallel" -client conn
+scenario storm-raw storm "connect storm, $storm_conns conns, raw websocket" 0 -- \
+	storm -conns "$storm_conns" -parallel "$storm_parallel" -client raw
+
+# pipeline_run SERVER RUN: one pipeline of n lines; appends a JSON line.
+pipeline_run() {
+	local server=$1 run=$2 sub_pid port i t0 t1 got ok=1
+	local sink=$tmp/sink.txt subout=$tmp/sub.log
+	: >"$subout"
+	case $server in
+	sio)
+		start_server sio || return 1
+		bin/sio-sub -C "$np" --url "$srv_url" >"$sink" 2>"$subout" &
+		sub_pid=$!
+		pids+=("$sub_pid")
+		# Ready when the server counts a client.
+		for i in $(seq 100); do
+			curl -fsS "$srv_url/metrics" 2>/dev/null | grep -q '^sio_connected_clients [1-9]' && break
+			sleep 0.05
+		done
+		t0=$(date +%s.%N)
+		seq 1 "$np" | bin/sio-pub --url "$srv_url" || ok=
+		;;
+	node)
+		start_server node || return 1
+		node scripts/peers/sub.js "$srv_url" -C "$np" >"$sink" 2>"$subout" &
+		sub_pid=$!
+		pids+=("$sub_pid")
+		for i in $(seq 100); do
+			grep -q connected "$subout" && break
+			sleep 0.05
+		done
+		t0=$(date +%s.%N)
+		seq 1 "$np" | node scripts/peers/pub.js "$srv_url" || ok=
+		;;
+	mosquitto)
+		port=$("$load" port)
+		mosquitto -p "$port" 2>"$tmp/mosquitto.log" &
+		srv_pid=$!
+		pids+=("$srv_pid")
+		for i in $(seq 100); do
+			mosquitto_sub -p "$port" -t bench/ready -W 1 -C 1 -E >/dev/null 2>&1 && break
+			sleep 0.05
+		done
+		mosquitto_sub -p "$port" -t bench -C "$np" >"$sink" 2>"$subout" &
+		sub_pid=$!
+		pids+=("$sub_pid")
+		# mosquitto_sub says nothing once subscribed: give it a moment.
+		sleep 1
+		t0=$(date +%s.%N)
+		seq 1 "$np" | mosquitto_pub -p "$port" -t bench -l || ok=
+		;;
+	esac
+	# The subscriber ends after n lines; a lost line would keep it waiting.
+	for i in $(seq 600); do
+		kill -0 "$sub_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	t1=$(date +%s.%N)
+	stop "$sub_pid"
+	stop "$srv_pid"
+	got=$(wc -l <"$sink")
+	[ -n "$ok" ] || log "pipeline: $server publisher failed"
+	awk -v s="$server" -v r="$run" -v t0="$t0" -v t1="$t1" -v n="$np" -v got="$got" -v ts="$stamp" \
+		-v title="pipeline, seq 1 $np" 'BEGIN {
+		d = t1 - t0
+		printf "{\"scenario\":\"%s\",\"kind\":\"pipeline\",\"server\":\"%s\",\"run\":%d,\"time\":\"%s\",\"lines\":%d,\"received\":%d,\"lost\":%d,\"seconds\":%.4f,\"lines_per_s\":%.1f}\n",
+			title, s, r, ts, n, got, n - got, d, got / d
+	}' >>"$results"
+}
+
+np=$((100000 / scale))
+if want pipeline; then
+	for run in $(seq "$runs"); do
+		for server in sio node mosquitto; do
+			if [ "$server" = mosquitto ] && ! command -v mosquitto >/dev/null; then
+				continue
+			fi
+			log "pipeline, seq 1 $np: $server, run $run/$runs"
+			pipeline_run "$server" "$run" || log "pipeline: $server run $run failed"
+		done
+	done
+fi
+
+log "finished in ${SECONDS}s"
+machine="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(go env GOVERSION), node $(node --version 2>/dev/null || echo none)"
+cat "$results" >>"$out"
+{
+	echo "$stamp on $machine, load average before $load_before$([ "$scale" = 1 ] || echo ' (BENCH_QUICK)')"
+	echo
+	"$load" table <"$results"
+} | tee bench/results/last.md
+log "results appended to $out"
