@@ -346,4 +346,27 @@ func TestViewerNamespaceRoom(t *testing.T) {
 	if got := sub.stdout.String(); got != "hello r1\n" {
 		t.Fatalf("sio-sub printed %q", got)
 	}
+
+	// Pause: events are counted, not shown, until Resume.
+	received := int(b.eval(`Number(document.getElementById('n-total').textContent)`).(float64))
+	b.do(map[string]any{"cmd": "click", "selector": "#pause"})
+	pub(srv.URL+"/chat", "r1", "while paused")
+	b.do(map[string]any{"cmd": "waitTotal", "total": received + 1})
+	if s := b.eval(`document.getElementById('events').textContent`).(string); strings.Contains(s, "while paused") {
+		t.Fatal("a paused page shows a new event")
+	}
+	if s := b.eval(`document.getElementById('n-paused').textContent`); s != "paused, 1 new" {
+		t.Fatalf("paused badge %q", s)
+	}
+	b.do(map[string]any{"cmd": "click", "selector": "#pause"})
+	b.waitText("while paused")
+	// Newest last puts it at the bottom; Clear empties the list.
+	b.eval(`(() => { const o = document.getElementById('order'); o.value = 'last'; o.dispatchEvent(new Event('change')); return true })()`)
+	if s := b.eval(`document.querySelector('#events > li:last-child').textContent`).(string); !strings.Contains(s, "while paused") {
+		t.Fatalf("newest last: the last row is %q", s)
+	}
+	b.do(map[string]any{"cmd": "click", "selector": "#clear"})
+	if n := b.eval(`new Promise(r => requestAnimationFrame(() => r(document.querySelectorAll('#events > li').length)))`); n != float64(0) {
+		t.Fatalf("after Clear: %v rows", n)
+	}
 }
