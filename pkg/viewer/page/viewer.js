@@ -382,6 +382,14 @@
     location.search = p.toString();
   });
 
+  // Ctrl+Enter (or Cmd+Enter) in the payload sends, as the button does.
+  $('emit-data').addEventListener('keydown', function (ev) {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      $('emit').requestSubmit();
+    }
+  });
+
   const emitMsg = $('emit-msg');
   $('emit').addEventListener('submit', function (ev) {
     ev.preventDefault();
