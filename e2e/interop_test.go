@@ -6,7 +6,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -54,33 +53,6 @@ func interopLines() []string {
 	}
 	r := []rune(long.String())[:500000]
 	return append(l, string(r))
-}
-
-// knownBugs are failures of our binaries that these tests found and that
-// are not fixed yet (both in pkg/conn). A case that meets one is skipped
-// with its description, unless SIO_INTEROP_STRICT=1. Delete the entry and
-// its knownBug calls with the fix.
-var knownBugs = map[string]string{
-	// sio-pub or sio-sub -> relay.py: never connects (exit 3 after
-	// --connect-timeout; sio-sub retries forever, silently).
-	"deflate": "the Go client asks for permessage-deflate (the library's default, Threshold 1024); " +
-		"aiohttp 3.8 answers \"permessage-deflate; server_no_context_takeover\" without " +
-		"client_no_context_takeover, gorilla/websocket then fails the dial (invalid compression " +
-		"negotiation) and the library reports no error. Fix: opts.SetPerMessageDeflate(nil) in conn.Dial",
-	// sio-pub -> relay.js with many lines: exit 1, "N line(s) were in flight
-	// when the connection was lost".
-	"flush": "sio-pub's flush request (CONNECT /_sio_flush) is sent again while the previous one is " +
-		"joined, or right after its DISCONNECT in the same read; Node's socket.io Client handles a " +
-		"DISCONNECT on the next tick, sees a CONNECT for a namespace it still has (\"invalid state\") " +
-		"and closes the connection (\"forced close\"). Fix: one request on the wire at a time, " +
-		"alternating between two namespace names",
-}
-
-func knownBug(t *testing.T, name string) {
-	t.Helper()
-	if os.Getenv("SIO_INTEROP_STRICT") != "1" {
-		t.Skipf("known bug (SIO_INTEROP_STRICT=1 runs it): %s", knownBugs[name])
-	}
 }
 
 // The implementations a pairing is made of. "sio" is ours.
@@ -246,12 +218,6 @@ func TestInteropPairings(t *testing.T) {
 			name := implName(pub, "pub") + "_to_" + implName(rel, "relay")
 			t.Run(name, func(t *testing.T) {
 				needPeersOf(t, append([]string{pub, rel}, subs...)...)
-				if rel == "python" && (pub == "sio" || subs[0] == "sio") {
-					knownBug(t, "deflate")
-				}
-				if rel == "node" && pub == "sio" {
-					knownBug(t, "flush")
-				}
 				r := startRelay(t, rel)
 				procs := make([]*proc, len(subs))
 				for i, sub := range subs {
@@ -317,9 +283,6 @@ func TestNodeNamespace(t *testing.T) {
 	for _, rel := range impls {
 		t.Run(implName(rel, "relay"), func(t *testing.T) {
 			needPeersOf(t, "node", rel)
-			if rel == "python" {
-				knownBug(t, "deflate")
-			}
 			r := startRelay(t, rel, "/chat")
 			chat := startSub(t, "node", r.URL+"/chat")
 			root := startSub(t, "node", r.URL)

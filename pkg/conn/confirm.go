@@ -21,11 +21,30 @@ func (c *Conn) Confirm(done func(ok bool)) {
 		done(false)
 		return
 	}
-	c.confirms = append(c.confirms, done)
+	c.waiting = append(c.waiting, done)
+	c.sendFlushLocked()
 	c.mu.Unlock()
-	if e := c.manager.Engine(); e != nil {
-		e.Write(strings.NewReader(fmt.Sprintf("%d%s,", parser.CONNECT, FlushNamespace)), nil, nil)
+}
+
+// sendFlushLocked sends one request for the waiting Confirms unless one is
+// on the wire: a Node server closes the connection on a CONNECT to a
+// namespace it still has joined (also one left in the same read).
+func (c *Conn) sendFlushLocked() {
+	if len(c.confirms) > 0 || len(c.waiting) == 0 {
+		return
 	}
+	c.confirms, c.waiting = c.waiting, nil
+	c.flushN++
+	if e := c.manager.Engine(); e != nil {
+		e.Write(strings.NewReader(fmt.Sprintf("%d%s,", parser.CONNECT, flushNsp(c.flushN))), nil, nil)
+	}
+}
+
+func flushNsp(n int) string {
+	if n%2 == 0 {
+		return FlushNamespace + "2"
+	}
+	return FlushNamespace
 }
 
 // FlushNamespace is the namespace Confirm asks to join. sio-serve and
@@ -50,7 +69,7 @@ func (c *Conn) onPacket(args ...any) {
 		c.recovery.Store(pid != "")
 		return
 	}
-	if p.Nsp != FlushNamespace {
+	if p.Nsp != FlushNamespace && p.Nsp != FlushNamespace+"2" {
 		return
 	}
 	c.mu.Lock()
@@ -58,24 +77,27 @@ func (c *Conn) onPacket(args ...any) {
 		c.mu.Unlock()
 		return
 	}
-	done := c.confirms[0]
-	c.confirms = c.confirms[1:]
-	c.mu.Unlock()
+	list := c.confirms
+	c.confirms = nil
 	if p.Type == parser.CONNECT {
 		// Leave it again.
 		if e := c.manager.Engine(); e != nil {
-			e.Write(strings.NewReader(fmt.Sprintf("%d%s,", parser.DISCONNECT, FlushNamespace)), nil, nil)
+			e.Write(strings.NewReader(fmt.Sprintf("%d%s,", parser.DISCONNECT, p.Nsp)), nil, nil)
 		}
 	}
-	done(true)
+	c.sendFlushLocked()
+	c.mu.Unlock()
+	for _, done := range list {
+		done(true)
+	}
 }
 
 // failConfirms answers every open Confirm with false; the connection that
 // carried them is gone.
 func (c *Conn) failConfirms() {
 	c.mu.Lock()
-	list := c.confirms
-	c.confirms = nil
+	list := append(c.confirms, c.waiting...)
+	c.confirms, c.waiting = nil, nil
 	c.mu.Unlock()
 	for _, done := range list {
 		done(false)

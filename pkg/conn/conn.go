@@ -73,7 +73,9 @@ type Conn struct {
 	closed    bool
 	connectCh chan struct{} // closed while connected; replaced on loss
 
-	confirms []func(bool) // open Confirm requests, oldest first
+	confirms []func(bool) // Confirms the request on the wire answers
+	waiting  []func(bool) // Confirms for the next request
+	flushN   int          // requests sent
 	recovery atomic.Bool  // the server recovers state: events carry an offset
 	refused  atomic.Bool  // the server refused the namespace (CONNECT_ERROR)
 	acks     acks
@@ -95,6 +97,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	opts := client.DefaultOptions()
 	opts.SetTransports(types.NewSet(client.WebSocket))
 	opts.SetForceNew(true)
+	opts.SetPerMessageDeflate(nil) // aiohttp answers without client_no_context_takeover; gorilla then fails the dial
 	if o.TLS != nil {
 		opts.SetTLSClientConfig(o.TLS)
 	}

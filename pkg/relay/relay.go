@@ -138,9 +138,11 @@ func New(o Options) *Relay {
 	// read all it sent before (conn.Confirm). Refusing it is the answer:
 	// a refused client keeps no state, so the request can be repeated
 	// (a second CONNECT to a joined namespace closes the connection).
-	r.io.Of(FlushNamespace, nil).Use(func(_ *socket.Socket, next func(*socket.ExtendedError)) {
-		next(socket.NewExtendedError("flush confirmed", nil))
-	})
+	for _, n := range []string{FlushNamespace, FlushNamespace + "2"} {
+		r.io.Of(n, nil).Use(func(_ *socket.Socket, next func(*socket.ExtendedError)) {
+			next(socket.NewExtendedError("flush confirmed", nil))
+		})
+	}
 	nsps := r.io.Of(regexp.MustCompile(`^/.+`), r.onConnection)
 	if o.Token != "" {
 		refused := r.metrics.GetOrCreateCounter(`sio_refused_total{reason="unauthorized"}`)
