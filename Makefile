@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 GOFLAGS ?=
 
-.PHONY: all assets build peers test race lint bench demo clean
+.PHONY: all assets build screenshot peers test race lint bench demo clean
 
 all: build
 
@@ -50,6 +50,10 @@ lint: assets
 
 bench: build
 	scripts/bench.sh
+
+# docs/viewer.png, the README's screenshot, from the viewer's browser test.
+screenshot: assets
+	SIO_SCREENSHOT=1 $(GO) test -race -count=1 -run 'TestViewer$$' ./e2e/
 
 demo: build
 	scripts/demo.sh

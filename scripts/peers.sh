@@ -46,7 +46,7 @@ if has python; then
 fi
 if has chromium; then
 	if ! command -v chromium >/dev/null; then
-		apt_install chromium fonts-dejavu-core || failed+=(chromium)
+		apt_install chromium fonts-dejavu-core fonts-noto-color-emoji || failed+=(chromium)
 	fi
 fi
 if has redis; then

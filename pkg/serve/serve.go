@@ -72,7 +72,9 @@ Options:
   -h, --help             show this help
 
 Routes:
+  /                      the live viewer page (/?ns=/chat&room=r1)
   /socket.io/            the Socket.IO endpoint (websocket and polling)
+  /socket.io/socket.io.js  the official browser client (also .min.js)
   /healthz               200 "ok" while serving
   /metrics               Prometheus text format
 
