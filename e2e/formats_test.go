@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -174,12 +173,7 @@ func TestBridgeKeepsEverything(t *testing.T) {
 	a, b := serve(t, "-q"), serve(t, "-q")
 	onA := start(t, procOpts{}, "sio-sub", "--url", a.URL, "-f", "envelope")
 	onB := start(t, procOpts{}, "sio-sub", "--url", b.URL, "-f", "envelope")
-	bridge := exec.Command("bash", "-c",
-		`sio-sub -f envelope --url "$1" | sio-pub -f envelope --url "$2"`, "bash", a.URL, b.URL)
-	if err := bridge.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bridge.Process.Kill(); _ = bridge.Wait() })
+	startBridge(t, a.URL, b.URL)
 	a.waitClients(t, 2)
 	b.waitClients(t, 2)
 

@@ -390,3 +390,15 @@ func scanLines(r io.Reader) <-chan string {
 var interrupt = syscall.SIGINT
 
 func regexpMust(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// startBridge runs sio-sub -f envelope --url from | sio-pub -f envelope
+// --url to in a shell, stopped at the end of the test.
+func startBridge(t *testing.T, from, to string) {
+	t.Helper()
+	bridge := exec.Command("bash", "-c",
+		`sio-sub -f envelope --url "$1" | sio-pub -f envelope --url "$2"`, "bash", from, to)
+	if err := bridge.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bridge.Process.Kill(); _ = bridge.Wait() })
+}

@@ -6,7 +6,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -312,12 +311,7 @@ func TestBridgeNodeRelayToSioServe(t *testing.T) {
 	a, b := startRelay(t, "node"), serve(t, "-q")
 	onA := start(t, procOpts{}, "sio-sub", "--url", a.URL, "-f", "envelope")
 	onB := start(t, procOpts{}, "sio-sub", "--url", b.URL, "-f", "envelope")
-	bridge := exec.Command("bash", "-c",
-		`sio-sub -f envelope --url "$1" | sio-pub -f envelope --url "$2"`, "bash", a.URL, b.URL)
-	if err := bridge.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bridge.Process.Kill(); _ = bridge.Wait() })
+	startBridge(t, a.URL, b.URL)
 	a.waitClients(t, 2, "/", onA)
 	(&anyRelay{name: "sio-serve", srv: b}).waitClients(t, 2, "", onB)
 
