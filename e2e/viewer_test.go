@@ -373,3 +373,19 @@ func TestViewerNamespaceRoom(t *testing.T) {
 		t.Fatalf("after Clear: %v rows", n)
 	}
 }
+
+// A server with --token: the page asks for the token, connects with it and
+// shows what sio-pub (with the token) publishes.
+func TestViewerAsksForToken(t *testing.T) {
+	srv := serve(t, "-q", "--token", "s3cret")
+	b := newBrowser(t)
+	b.do(map[string]any{"cmd": "open", "url": srv.URL + "/", "prompt": "s3cret"})
+	srv.waitClients(t, 1)
+	if c, _, errOut := runCmd(t, []byte("with the token\n"), 20*time.Second, "sio-pub", "--url", srv.URL, "--token", "s3cret"); c != 0 {
+		t.Fatalf("sio-pub: exit %d: %s", c, errOut)
+	}
+	b.waitText("with the token")
+	if p, _ := b.do(map[string]any{"cmd": "prompts"})["prompts"].([]any); len(p) != 1 {
+		t.Errorf("the page asked %d times: %v", len(p), p)
+	}
+}

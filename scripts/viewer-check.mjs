@@ -25,6 +25,8 @@ import { join } from "node:path";
 
 const executablePath = process.argv[2] || "/usr/bin/chromium";
 let browser, context, page, cdp, origin;
+let promptAnswer;
+const prompts = [];
 const external = [];
 const errors = [];
 let profile;
@@ -52,6 +54,12 @@ async function open(c) {
       if (origin && !u.startsWith(origin + "/") && !u.startsWith("data:")) external.push(u);
     });
     page.on("pageerror", (e) => errors.push("pageerror: " + e.message));
+    // A prompt (the token) is answered with open's "prompt" text, if any.
+    page.on("dialog", (d) => {
+      prompts.push(d.message());
+      if (promptAnswer !== undefined) d.accept(promptAnswer);
+      else d.dismiss();
+    });
     page.on("console", (m) => {
       if (m.type() === "error") errors.push("console: " + m.text());
     });
@@ -124,7 +132,10 @@ async function metrics(gc) {
 async function handle(c) {
   switch (c.cmd) {
     case "open":
+      promptAnswer = c.prompt;
       return open(c);
+    case "prompts":
+      return { prompts: prompts.slice() };
     case "waitText":
       await page.waitForFunction(
         (t) => document.getElementById("events").textContent.includes(t),

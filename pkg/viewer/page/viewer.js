@@ -308,7 +308,18 @@
     state('disconnected', 'disconnected (' + reason + ')');
   });
   socket.on('connect_error', function (err) {
-    state('disconnected', 'cannot connect: ' + (err && err.message ? err.message : err));
+    const msg = err && err.message ? err.message : String(err);
+    state('disconnected', 'cannot connect: ' + msg);
+    // A server started with --token refuses without it: ask for it, once
+    // per refusal, and try again with it.
+    if (msg === 'unauthorized' && !socket.active) {
+      const t = window.prompt('This sio-serve needs a token (sio-serve --token):', '');
+      if (t) {
+        auth.token = t;
+        socket.auth = auth;
+        socket.connect();
+      }
+    }
   });
   // For the console and tests: the socket, and counters.
   window.sioViewer = { socket: socket, stats: function () { return { total: total, rows: rows, max: MAX }; } };
