@@ -55,7 +55,38 @@ func run(m *testing.M) int {
 	for _, v := range []string{"SIO_URL", "SIO_HOST", "SIO_PORT", "SIO_TOKEN"} {
 		os.Unsetenv(v)
 	}
-	return m.Run()
+	code := m.Run()
+	if left := leftBehind(dir); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: processes left running: %v\n", left)
+		for _, pid := range left {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		code = 1
+	}
+	return code
+}
+
+// leftBehind lists the processes still running one of the binaries built
+// in dir: every test must stop what it started.
+func leftBehind(dir string) []int {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var pids []int
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if exe, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && strings.HasPrefix(exe, dir+string(os.PathSeparator)) {
+				pids = append(pids, pid)
+			}
+		}
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return pids
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // proc is a started binary.
@@ -392,13 +423,24 @@ var interrupt = syscall.SIGINT
 func regexpMust(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 
 // startBridge runs sio-sub -f envelope --url from | sio-pub -f envelope
-// --url to in a shell, stopped at the end of the test.
+// --url to, the two joined by a pipe; both are stopped by PID at the end of
+// the test (a shell in between would leave them running when killed).
 func startBridge(t *testing.T, from, to string) {
 	t.Helper()
-	bridge := exec.Command("bash", "-c",
-		`sio-sub -f envelope --url "$1" | sio-pub -f envelope --url "$2"`, "bash", from, to)
-	if err := bridge.Start(); err != nil {
+	r, w, err := os.Pipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = bridge.Process.Kill(); _ = bridge.Wait() })
+	sub := exec.Command(filepath.Join(binDir, "sio-sub"), "-f", "envelope", "--url", from)
+	sub.Stdout = w
+	pub := exec.Command(filepath.Join(binDir, "sio-pub"), "-f", "envelope", "--url", to)
+	pub.Stdin = r
+	for _, c := range []*exec.Cmd{sub, pub} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+	}
+	r.Close()
+	w.Close()
 }

@@ -114,10 +114,13 @@ func TestSubIntoHeadEndsQuietly(t *testing.T) {
 	cmd := exec.Command("bash", "-c", script, "bash", srv.URL)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	// Its own process group, so that a failing test stops the whole
+	// pipeline it started, not only the shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	srv.waitClients(t, 1)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
