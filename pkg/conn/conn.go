@@ -285,6 +285,14 @@ func (c *Conn) releaseOnClose() {
 	_ = e.Once("close", func(...any) { go tr.DoClose() })
 }
 
+// Reconnect drops the current connection so that the library makes a new
+// one, for a connection that looks up but answers nothing.
+func (c *Conn) Reconnect() {
+	if e := c.manager.Engine(); e != nil && !c.isClosed() {
+		e.Close()
+	}
+}
+
 func (c *Conn) reconnectLater() {
 	time.Sleep(300 * time.Millisecond)
 	if !c.isClosed() && !c.Connected() {

@@ -23,6 +23,7 @@ type acker struct {
 	results  ackQueue
 	inflight []*flightItem // sent and not acknowledged, oldest first
 	resent   int           // events sent more than once
+	stalled  *flightItem   // the oldest event when acks last stopped coming
 }
 
 type flightItem struct {
@@ -77,11 +78,21 @@ func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int,
 				a.done(r)
 			}
 		case <-tick.C:
-			if len(a.inflight) > 0 && time.Since(a.inflight[0].sent) > a.cfg.AckTimeout {
-				return cli.Errorf(cli.ExitFailure, "line %d: no acknowledgement within %v: %d line(s) not confirmed",
-					a.inflight[0].line, a.cfg.AckTimeout, len(a.inflight)+len(items)).
-					WithHint("--ack needs a server that acknowledges events (sio-serve does)")
+			if len(a.inflight) == 0 || time.Since(a.inflight[0].sent) <= a.cfg.AckTimeout {
+				continue
 			}
+			if a.inflight[0] != a.stalled {
+				// A connection that stopped answering: make a new one
+				// once; the reconnect sends again what is unacknowledged.
+				a.stalled = a.inflight[0]
+				fmt.Fprintf(a.stderr, "sio-pub: line %d: no acknowledgement within %v; reconnecting\n",
+					a.inflight[0].line, a.cfg.AckTimeout)
+				a.cn.Reconnect()
+				continue
+			}
+			return cli.Errorf(cli.ExitFailure, "line %d: no acknowledgement within %v, twice: %d line(s) not confirmed",
+				a.inflight[0].line, a.cfg.AckTimeout, len(a.inflight)+len(items)).
+				WithHint("--ack needs a server that acknowledges events (sio-serve does)")
 		case <-ctx.Done():
 			return a.undelivered(ctx.Err(), len(items))
 		}

@@ -71,8 +71,9 @@ Options:
                             sent again after reconnecting, in order (the
                             server must ack: sio-serve does)
       --window N            events in flight at once with --ack (default 1000)
-      --ack-timeout D       fail when an event is not acknowledged within D
-                            (default 30s)
+      --ack-timeout D       when an event is not acknowledged within D,
+                            reconnect and send again; fail when it is not
+                            acknowledged within D again (default 30s)
   -h, --help                show this help
 
 A line is sent without its "\n" or "\r\n". Lines are sent in order.
