@@ -420,10 +420,16 @@ func (c *Conn) Flush(ctx context.Context) error {
 	return c.barrier(ctx)
 }
 
+// barrierTimeout bounds the wait for the server's answer to a Flush.
+const barrierTimeout = 25 * time.Second
+
 func (c *Conn) barrier(ctx context.Context) error {
 	got := make(chan bool, 1)
 	c.Confirm(func(ok bool) { got <- ok })
-	t := time.NewTimer(5 * time.Second)
+	// The answer comes once the server has read everything before it: a
+	// server far behind (a large backlog on a loaded machine) takes a
+	// while, so the bound is generous.
+	t := time.NewTimer(barrierTimeout)
 	defer t.Stop()
 	select {
 	case ok := <-got:
@@ -434,7 +440,7 @@ func (c *Conn) barrier(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
-		return errors.New("server did not confirm within 5s")
+		return fmt.Errorf("server did not confirm within %v", barrierTimeout)
 	}
 }
 
