@@ -144,6 +144,13 @@ func New(o Options) *Relay {
 		})
 	}
 	nsps := r.io.Of(regexp.MustCompile(`^/.+`), r.onConnection)
+	// Rooms are joined in a middleware, before the client is told it is
+	// connected: joined in the connection handler, a room event sent right
+	// after the client's connect could miss it.
+	defer func() {
+		r.io.Use(joinRooms)
+		nsps.Use(joinRooms)
+	}()
 	if o.Token != "" {
 		refused := r.metrics.GetOrCreateCounter(`sio_refused_total{reason="unauthorized"}`)
 		check := func(s *socket.Socket, next func(*socket.ExtendedError)) {
@@ -232,10 +239,7 @@ func (r *Relay) onConnection(args ...any) {
 		s.Disconnect(false)
 		return
 	}
-	rooms := Rooms(s.Handshake())
-	if len(rooms) > 0 {
-		s.Join(rooms...)
-	}
+	rooms := Rooms(s.Handshake()) // joined by joinRooms already
 	nsp := s.Nsp().Name()
 	label := r.nspLabel(nsp)
 	r.mu.Lock()
@@ -295,6 +299,14 @@ func (r *Relay) relay(s *socket.Socket, rooms []socket.Room, args []any) {
 	if ack != nil {
 		ack(nil, nil)
 	}
+}
+
+// joinRooms joins a connecting client to the rooms of its handshake.
+func joinRooms(s *socket.Socket, next func(*socket.ExtendedError)) {
+	if rooms := Rooms(s.Handshake()); len(rooms) > 0 {
+		s.Join(rooms...)
+	}
+	next(nil)
 }
 
 // tokenOK compares the handshake's auth token with the server's in
