@@ -300,13 +300,16 @@ func (b *lineBuf) waitLinesOr(n int, limit time.Duration) []string {
 	return b.Lines()
 }
 
-var listening = regexp.MustCompile(`sio-serve: listening on (http://[0-9.]+:(\d+))\n`)
+var listening = regexp.MustCompile(`sio-serve: listening on (https?://[0-9.]+:(\d+))\n`)
 
 // server is a running sio-serve.
 type server struct {
 	*proc
 	URL  string
 	Port int
+	// HTTP asks the server's /metrics; a test of a TLS server sets one that
+	// trusts its certificate. Default http.DefaultClient.
+	HTTP *http.Client
 }
 
 // serve starts sio-serve on a free port (or the given args' port) and
@@ -349,18 +352,54 @@ func hasFlag(args []string, f string) bool {
 // clients reads sio_connected_clients from /metrics.
 func (s *server) clients(t *testing.T) int {
 	t.Helper()
-	resp, err := http.Get(s.URL + "/metrics")
+	body, err := s.metrics()
 	if err != nil {
-		return -1
+		return -1 // not up yet
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`(?m)^sio_connected_clients (\d+)$`).FindSubmatch(body)
-	if m == nil {
+	n, ok := sample(body, "sio_connected_clients")
+	if !ok {
 		t.Fatalf("no sio_connected_clients in /metrics:\n%s", body)
 	}
-	n, _ := strconv.Atoi(string(m[1]))
-	return n
+	return int(n)
+}
+
+// metric returns one sample of the server's /metrics, -1 when absent.
+func (s *server) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	body, err := s.metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := sample(body, name); ok {
+		return v
+	}
+	return -1
+}
+
+func (s *server) metrics() (string, error) {
+	hc := s.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Get(s.URL + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// sample finds the value of the sample name (with its labels, if any) in a
+// Prometheus text exposition.
+func sample(body, name string) (float64, bool) {
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }
 
 // freePort returns a port that was free a moment ago.

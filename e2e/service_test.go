@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,24 +24,6 @@ import (
 
 	"github.com/gorilla/websocket"
 )
-
-// metric returns one sample of sio-serve's /metrics, -1 when absent.
-func (s *server) metric(t *testing.T, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(strings.Replace(s.URL, "https:", "http:", 1) + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return -1
-}
 
 func TestTokenRefusesOthers(t *testing.T) {
 	srv := serve(t, "--token", "s3cret")
@@ -123,17 +103,19 @@ func TestOriginCheck(t *testing.T) {
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := selfSigned(t, dir)
-	port := freePort(t)
-	p := start(t, procOpts{}, "sio-serve", "--port", strconv.Itoa(port), "--tls-cert", certFile, "--tls-key", keyFile)
-	p.stderr.waitFor(t, regexp.MustCompile(`listening on https://127\.0\.0\.1:`), 20*time.Second)
-	url := "https://127.0.0.1:" + strconv.Itoa(port)
+	srv := serve(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	if !strings.HasPrefix(srv.URL, "https://127.0.0.1:") {
+		t.Fatalf("listening on %s, want https", srv.URL)
+	}
+	srv.HTTP = trusting(t, certFile)
+	url := srv.URL
 
 	c, _, errOut := runCmd(t, []byte("x\n"), 30*time.Second, "sio-pub", "--url", url, "--connect-timeout", "3s")
 	if c != 3 || !strings.Contains(errOut, "certificate") {
 		t.Errorf("sio-pub without --cacert: exit %d, %q; want 3 naming the certificate", c, errOut)
 	}
 	sub := start(t, procOpts{}, "sio-sub", "--url", strings.Replace(url, "https", "wss", 1), "--cacert", certFile)
-	waitTLSClients(t, url, certFile, 1)
+	srv.waitClients(t, 1)
 	if c, _, errOut := runCmd(t, []byte("over tls\n"), 30*time.Second, "sio-pub", "--url", url, "--cacert", certFile); c != 0 {
 		t.Fatalf("sio-pub --cacert: exit %d: %s", c, errOut)
 	}
@@ -144,30 +126,15 @@ func TestTLS(t *testing.T) {
 	sub.stdout.waitFor(t, regexp.MustCompile(`(?m)^insecure$`), 10*time.Second)
 }
 
-// waitTLSClients waits until n clients are connected, asking /metrics over
-// HTTPS.
-func waitTLSClients(t *testing.T, base, certFile string, n int) {
-	t.Helper()
-	pemBytes, _ := os.ReadFile(certFile)
+// trusting returns an HTTP client that trusts the certificate in certFile.
+func trusting(t *testing.T, certFile string) *http.Client {
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemBytes)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := hc.Get(base + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if bytes.Contains(b, []byte("sio_connected_clients "+strconv.Itoa(n)+"\n")) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not %d clients within 20s:\n%s", n, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and its key.

@@ -365,9 +365,6 @@ func (c *Conn) Emit(event string, args ...any) error {
 	return c.socket.Emit(event, args...)
 }
 
-// Namespace is the namespace the connection joined.
-func (c *Conn) Namespace() string { return c.nsp }
-
 // EmitAck sends an event and calls done with nil once the server acked it,
 // or with an error when the connection is lost first or timeout passes.
 func (c *Conn) EmitAck(timeout time.Duration, done func(err error), event string, args ...any) error {

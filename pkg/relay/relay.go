@@ -130,7 +130,7 @@ func New(o Options) *Relay {
 	r.handler = r.io.ServeHandler(nil)
 	_ = r.io.Engine().On("connection", func(args ...any) {
 		if c, ok := args[0].(engine.Socket); ok {
-			r.watchQueue(c, o.MaxQueue)
+			r.watchConn(c, o.MaxQueue)
 		}
 	})
 	_ = r.io.On("connection", r.onConnection)
@@ -183,9 +183,6 @@ func (r *Relay) Clients() int {
 	defer r.mu.Unlock()
 	return len(r.sockets)
 }
-
-// Events returns how many events the relay has received.
-func (r *Relay) Events() uint64 { return r.events.Get() }
 
 // maxNspLabels bounds the namespaces that get a label of their own in
 // sio_namespace_clients: clients choose namespaces, and a label per name

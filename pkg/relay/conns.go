@@ -21,7 +21,7 @@ const stallTime = 2 * time.Second
 // if it still reads: memory stays bounded when a reader is just too slow.
 const hardQueueFactor = 16
 
-// watchQueue counts the bytes in and out of one connection and the
+// watchConn counts the bytes in and out of one connection and the
 // messages sent on it, and bounds what waits in its write buffer. The
 // engine queues a packet ("packetCreate") and hands the queue to the
 // transport when its last write completed ("flush"); a client that stops
@@ -31,7 +31,7 @@ const hardQueueFactor = 16
 // at most about max bytes and never slows the others (a broadcast only
 // appends to its queue), while a slow reader that keeps reading is not cut
 // off by a burst.
-func (r *Relay) watchQueue(conn engine.Socket, max int64) {
+func (r *Relay) watchConn(conn engine.Socket, max int64) {
 	var queued atomic.Int64
 	var lastFlush atomic.Int64 // unix nanoseconds
 	var closing atomic.Bool
