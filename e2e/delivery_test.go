@@ -79,6 +79,10 @@ func TestPubBuffersWhileDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub.stdout.waitLines(t, 3, 20*time.Second)
+	// The subscriber has them; give sio-pub's confirmation of them (one
+	// request on the wire at a time) its round trip, so that the loss
+	// below cannot leave them unconfirmed.
+	time.Sleep(time.Second)
 	srv.signal(syscall.SIGTERM)
 	srv.wait(5 * time.Second)
 	sub.stderr.waitFor(t, regexp.MustCompile(`lost`), 10*time.Second)
