@@ -22,7 +22,8 @@ const stallTime = 2 * time.Second
 const hardQueueFactor = 16
 
 // watchConn counts the bytes in and out of one connection and the
-// messages sent on it, and bounds what waits in its write buffer. The
+// messages sent on it, holds back its packets for a namespace it is still
+// joining (joins), and bounds what waits in its write buffer. The
 // engine queues a packet ("packetCreate") and hands the queue to the
 // transport when its last write completed ("flush"); a client that stops
 // reading makes the queue grow and the flushes stop. With more than max
@@ -36,10 +37,25 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 	var lastFlush atomic.Int64 // unix nanoseconds
 	var closing atomic.Bool
 	lastFlush.Store(time.Now().UnixNano())
+	j := &joins{}
+	id := conn.Id()
+	r.joins.Store(id, j)
+	_ = conn.On("close", func(...any) {
+		j.closeAll()
+		r.joins.Delete(id)
+	})
 	_ = conn.On("packet", func(args ...any) {
 		r.bytesIn.Add(int(packetSize(args)))
+		if len(args) > 0 {
+			p, _ := args[0].(*packet.Packet)
+			j.received(p)
+		}
 	})
 	_ = conn.On("packetCreate", func(args ...any) {
+		if len(args) > 0 {
+			p, _ := args[0].(*packet.Packet)
+			j.sent(p)
+		}
 		size := packetSize(args)
 		r.bytesOut.Add(int(size))
 		if p, _ := args[0].(*packet.Packet); p != nil && p.Type == packet.MESSAGE {

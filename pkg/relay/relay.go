@@ -65,6 +65,8 @@ type Relay struct {
 	handler http.Handler
 	log     *slog.Logger
 
+	joins sync.Map // *joins by engine connection id
+
 	mu      sync.Mutex
 	sockets map[*socket.Socket]struct{}
 	closed  atomic.Bool
@@ -127,12 +129,26 @@ func New(o Options) *Relay {
 	r.bytesIn = r.metrics.NewCounter("sio_received_bytes_total")
 	r.bytesOut = r.metrics.NewCounter("sio_sent_bytes_total")
 	r.metrics.NewGauge("sio_connected_clients", func() float64 { return float64(r.Clients()) })
-	r.handler = r.io.ServeHandler(nil)
-	_ = r.io.Engine().On("connection", func(args ...any) {
+	// The engine is made here rather than by the library (ServeHandler)
+	// so that the relay sees each new connection before the library does:
+	// watchConn must see a client's first packets (joins).
+	eopts := socket.DefaultServerOptions()
+	eopts.Assign(opts)
+	eopts.SetPath("/socket.io")
+	eio := engine.NewServer(eopts)
+	holdNewConnections(eio)
+	_ = eio.On("connection", func(args ...any) {
 		if c, ok := args[0].(engine.Socket); ok {
 			r.watchConn(c, o.MaxQueue)
 		}
 	})
+	r.io.Bind(eio)
+	_ = eio.On("connection", func(args ...any) {
+		if c, ok := args[0].(engine.Socket); ok {
+			release(c) // every listener is in place now
+		}
+	})
+	r.handler = eio
 	_ = r.io.On("connection", r.onConnection)
 	// sio-pub asks to join this namespace to learn that the server has
 	// read all it sent before (conn.Confirm). Refusing it is the answer:
@@ -231,6 +247,11 @@ func (r *Relay) onConnection(args ...any) {
 	s, ok := args[0].(*socket.Socket)
 	if !ok {
 		return
+	}
+	// The library has recorded the join now: the client's packets for
+	// the namespace may go on.
+	if j, ok := r.joins.Load(s.Conn().Id()); ok {
+		j.(*joins).done(s.Nsp().Name())
 	}
 	if r.closed.Load() {
 		s.Disconnect(false)

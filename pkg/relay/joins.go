@@ -1,0 +1,154 @@
+package relay
+
+import (
+	"sync"
+	"time"
+
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// joinWait bounds how long a client's packets for a namespace wait for its
+// join to complete. The library's own bound on joining is ConnectTimeout.
+const joinWait = 5 * time.Second
+
+// joins holds back a client's packets for a namespace until its join of
+// that namespace is settled (joined or refused).
+//
+// The library joins a namespace on a queue of its own, writes the CONNECT
+// answer, and only then records the namespace as joined. A packet for the
+// namespace that the connection's reader gets before that closes the whole
+// connection ("invalid state"): a client that emits the moment it is told
+// it is connected, as clients do, loses that event and its connection
+// once in a while on a loaded machine, and a client that sends an event
+// right behind its CONNECT loses it every time. The engine hands every
+// packet to the relay ("packet") before it hands it to the library
+// ("data"), so the reader waits here instead.
+//
+// The relay may not see a client's first CONNECT (its listener is added
+// after the library's), so a packet for a namespace it knows nothing of
+// waits too: for its join, or joinWait for a client that never joined.
+type joins struct {
+	mu      sync.Mutex
+	settled map[string]chan struct{} // by namespace; closed once joined or refused
+}
+
+// received looks at a packet the client sent. A CONNECT starts a join; any
+// other packet for a namespace waits until its join is settled.
+func (j *joins) received(p *packet.Packet) {
+	typ, nsp, ok := socketPacket(p)
+	if !ok {
+		return
+	}
+	j.mu.Lock()
+	ch := j.settled[nsp]
+	if typ == '0' {
+		if ch == nil || isClosed(ch) {
+			j.set(nsp, make(chan struct{}))
+		}
+		j.mu.Unlock()
+		return
+	}
+	if ch == nil {
+		ch = make(chan struct{})
+		j.set(nsp, ch)
+	}
+	j.mu.Unlock()
+	if isClosed(ch) {
+		return
+	}
+	t := time.NewTimer(joinWait)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+func (j *joins) set(nsp string, ch chan struct{}) {
+	if j.settled == nil {
+		j.settled = make(map[string]chan struct{})
+	}
+	j.settled[nsp] = ch
+}
+
+// sent looks at a packet for the client: a CONNECT_ERROR ends a join.
+func (j *joins) sent(p *packet.Packet) {
+	if typ, nsp, ok := socketPacket(p); ok && typ == '4' {
+		j.done(nsp)
+	}
+}
+
+// done settles the join of nsp: the relay has the client's socket, or the
+// server refused the namespace.
+func (j *joins) done(nsp string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	ch := j.settled[nsp]
+	if ch == nil {
+		ch = make(chan struct{})
+		j.set(nsp, ch)
+	}
+	if !isClosed(ch) {
+		close(ch)
+	}
+}
+
+// closeAll ends every join: the connection is gone.
+func (j *joins) closeAll() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, ch := range j.settled {
+		if !isClosed(ch) {
+			close(ch)
+		}
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// socketPacket returns the type (an ASCII digit) and the namespace of the
+// Socket.IO packet that an Engine.IO message carries as text:
+// TYPE [ATTACHMENTS "-"] ["/" NSP ","] ... (binary attachments carry
+// neither).
+func socketPacket(p *packet.Packet) (typ byte, nsp string, ok bool) {
+	if p == nil || p.Type != packet.MESSAGE {
+		return 0, "", false
+	}
+	s, isText := p.Data.(*types.StringBuffer)
+	if !isText || s == nil || s.Buffer == nil {
+		return 0, "", false
+	}
+	b := s.Bytes()
+	if len(b) == 0 || b[0] < '0' || b[0] > '6' {
+		return 0, "", false
+	}
+	typ, b = b[0], b[1:]
+	if typ == '5' || typ == '6' { // binary event or ack: "N-" attachments
+		i := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i < len(b) && b[i] == '-' {
+			b = b[i+1:]
+		}
+	}
+	if len(b) == 0 || b[0] != '/' {
+		return typ, "/", true
+	}
+	end := len(b)
+	for i, c := range b {
+		if c == ',' {
+			end = i
+			break
+		}
+	}
+	return typ, string(b[:end]), true
+}
