@@ -16,7 +16,7 @@ import (
 // stayed through it (it reconnects) printed every number at least once.
 func TestAckSurvivesServerKill(t *testing.T) {
 	const n = 200000
-	srv := serve(t, "-q")
+	srv := serve(t) // its log (connects, disconnects, slow consumers) goes into a failure's message
 	port := strconv.Itoa(srv.Port)
 	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL)
 	srv.waitClients(t, 1)
@@ -29,7 +29,7 @@ func TestAckSurvivesServerKill(t *testing.T) {
 	srv.wait(5 * time.Second)
 	killedAt := len(sub.stdout.Lines())
 	time.Sleep(2 * time.Second) // the scenario: down for 2 s
-	srv2 := serve(t, "-q", "--port", port)
+	srv2 := serve(t, "--port", port)
 
 	if c := pub.wait(3 * time.Minute); c != 0 {
 		t.Fatalf("sio-pub --ack exit %d; stderr:\n%s", c, pub.stderr.String())
@@ -55,8 +55,8 @@ func TestAckSurvivesServerKill(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	if missing > 0 {
-		t.Fatalf("sio-sub is missing %d of %d numbers (%s); killed after %d lines; sio-pub stderr: %s\nsio-sub stderr: %s",
-			missing, n, ranges(seen), killedAt, pub.stderr.String(), sub.stderr.String())
+		t.Fatalf("sio-sub is missing %d of %d numbers (%s); killed after %d lines; sio-pub stderr: %s\nsio-sub stderr: %s\nsio-serve log before the kill:\n%.3000s\nafter:\n%.3000s",
+			missing, n, ranges(seen), killedAt, pub.stderr.String(), sub.stderr.String(), srv.stderr.String(), srv2.stderr.String())
 	}
 	dups := 0
 	for _, c := range seen[1:] {

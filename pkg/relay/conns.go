@@ -6,6 +6,7 @@ import (
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
@@ -20,6 +21,12 @@ const stallTime = 2 * time.Second
 // hardQueueFactor times MaxQueue bytes waiting disconnects a client even
 // if it still reads: memory stays bounded when a reader is just too slow.
 const hardQueueFactor = 16
+
+// connState is what the relay keeps for one engine connection.
+type connState struct {
+	joins   joins
+	written written
+}
 
 // watchConn counts the bytes in and out of one connection and the
 // messages sent on it, holds back its packets for a namespace it is still
@@ -37,12 +44,23 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 	var lastFlush atomic.Int64 // unix nanoseconds
 	var closing atomic.Bool
 	lastFlush.Store(time.Now().UnixNano())
-	j := &joins{}
+	st := &connState{}
+	j, w := &st.joins, &st.written
 	id := conn.Id()
-	r.joins.Store(id, j)
+	r.conns.Store(id, st)
 	_ = conn.On("close", func(...any) {
 		j.closeAll()
-		r.joins.Delete(id)
+		w.close()
+		r.conns.Delete(id)
+	})
+	drain := func(...any) { w.drain() }
+	if t := conn.Transport(); t != nil {
+		_ = t.On("drain", drain)
+	}
+	_ = conn.On("upgrade", func(args ...any) {
+		if t, ok := args[0].(transports.Transport); ok {
+			_ = t.On("drain", drain)
+		}
 	})
 	_ = conn.On("packet", func(args ...any) {
 		r.bytesIn.Add(int(packetSize(args)))
@@ -56,6 +74,7 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 			p, _ := args[0].(*packet.Packet)
 			j.sent(p)
 		}
+		w.queued()
 		size := packetSize(args)
 		r.bytesOut.Add(int(size))
 		if p, _ := args[0].(*packet.Packet); p != nil && p.Type == packet.MESSAGE {
@@ -83,6 +102,7 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 			return
 		}
 		if buf, ok := args[0].([]*packet.Packet); ok {
+			w.flush(len(buf))
 			var n int64
 			for _, p := range buf {
 				n += size(p)

@@ -65,7 +65,7 @@ type Relay struct {
 	handler http.Handler
 	log     *slog.Logger
 
-	joins sync.Map // *joins by engine connection id
+	conns sync.Map // *connState by engine connection id
 
 	mu      sync.Mutex
 	sockets map[*socket.Socket]struct{}
@@ -250,8 +250,8 @@ func (r *Relay) onConnection(args ...any) {
 	}
 	// The library has recorded the join now: the client's packets for
 	// the namespace may go on.
-	if j, ok := r.joins.Load(s.Conn().Id()); ok {
-		j.(*joins).done(s.Nsp().Name())
+	if c, ok := r.conns.Load(s.Conn().Id()); ok {
+		c.(*connState).joins.done(s.Nsp().Name())
 	}
 	if r.closed.Load() {
 		s.Disconnect(false)
@@ -315,7 +315,7 @@ func (r *Relay) relay(s *socket.Socket, rooms []socket.Room, args []any) {
 		return
 	}
 	if ack != nil {
-		ack(nil, nil)
+		r.afterWritten(s, rooms, func() { ack(nil, nil) })
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -28,7 +29,12 @@ func TestMain(m *testing.M) { leaktest.Main(m) }
 // server starts a relay on a test HTTP server and returns its URL.
 func server(t *testing.T) (*relay.Relay, string) {
 	t.Helper()
-	r := relay.New(relay.Options{})
+	return serverWith(t, relay.Options{})
+}
+
+func serverWith(t *testing.T, o relay.Options) (*relay.Relay, string) {
+	t.Helper()
+	r := relay.New(o)
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", r)
 	ts := httptest.NewServer(mux)
@@ -308,6 +314,82 @@ func TestRelayFirstPackets(t *testing.T) {
 	for i, r := range b.wait(t, n) {
 		if r.event != "early" || !reflect.DeepEqual(r.args, []any{float64(i)}) {
 			t.Fatalf("event %d: %v", i, r)
+		}
+	}
+}
+
+// The relay acknowledges an event only once it wrote it to every client it
+// went to: while a receiver does not read, the events that do not fit in
+// the network's buffers stay unacknowledged; once it reads, all are.
+func TestRelayAcksAfterWritten(t *testing.T) {
+	// Not disconnected as a slow consumer while the test holds it.
+	_, base := serverWith(t, relay.Options{MaxQueue: 1 << 30})
+	a := dial(t, base, "")
+	// A small, fixed receive buffer (no autotuning, which may grow it to
+	// tens of MB): what the network holds for the receiver is then the
+	// server's send buffer, at most a few MB.
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(64 << 10)
+		}
+		return c, err
+	}}
+	ws, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if _, _, err := ws.ReadMessage(); err != nil { // the open packet
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "40{") {
+		t.Fatalf("connect answer %q, %v", m, err)
+	}
+	// 24 MB: more than that.
+	const n = 24
+	big := strings.Repeat("x", 1_000_000-100)
+	acked := make(chan error, n)
+	for i := 0; i < n; i++ {
+		if err := a.EmitAck(time.Minute, func(err error) { acked <- err }, "big", big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, a) // the relay has read them all
+	got := 0
+	for wait := time.After(time.Second); got < n; got++ {
+		select {
+		case err := <-acked:
+			if err != nil {
+				t.Fatal(err)
+			}
+			continue
+		case <-wait:
+		}
+		break
+	}
+	if got == n {
+		t.Fatalf("all %d events acknowledged while their receiver read nothing", n)
+	}
+	t.Logf("%d of %d acknowledged while the receiver read nothing", got, n)
+	go func() {
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for ; got < n; got++ {
+		select {
+		case err := <-acked:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d acknowledged after the receiver read again", got, n)
 		}
 	}
 }

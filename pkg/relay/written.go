@@ -1,0 +1,133 @@
+package relay
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// written follows one connection's packets from queued to written: the
+// engine queues a packet ("packetCreate"), hands everything queued to the
+// transport as one batch ("flush"), and the transport says when it wrote a
+// batch ("drain", in order). after calls a function once every packet
+// queued so far was written to the network, so that an event is
+// acknowledged only once the server no longer holds it: a server killed
+// after an ack cannot have lost the event.
+type written struct {
+	created atomic.Int64 // packets queued
+
+	mu      sync.Mutex
+	flushed int64   // packets handed to the transport
+	batches []int64 // flushed at the end of each batch not yet written
+	done    int64   // packets written
+	waiting []waiter
+	closed  bool
+}
+
+type waiter struct {
+	upTo int64
+	fn   func()
+}
+
+func (w *written) queued() { w.created.Add(1) }
+
+func (w *written) flush(n int) {
+	w.mu.Lock()
+	w.flushed += int64(n)
+	w.batches = append(w.batches, w.flushed)
+	w.mu.Unlock()
+}
+
+// drain takes the transport's word that it wrote the oldest batch.
+func (w *written) drain() {
+	w.mu.Lock()
+	if len(w.batches) == 0 {
+		w.mu.Unlock()
+		return
+	}
+	w.done = w.batches[0]
+	w.batches = w.batches[1:]
+	var ready []func()
+	n := 0
+	for _, wt := range w.waiting {
+		if wt.upTo <= w.done {
+			ready = append(ready, wt.fn)
+		} else {
+			w.waiting[n] = wt
+			n++
+		}
+	}
+	clear(w.waiting[n:])
+	w.waiting = w.waiting[:n]
+	w.mu.Unlock()
+	for _, fn := range ready {
+		fn()
+	}
+}
+
+// after calls fn once every packet queued so far was written, or the
+// connection closed; at once if that is so already.
+func (w *written) after(fn func()) {
+	upTo := w.created.Load()
+	w.mu.Lock()
+	if w.closed || w.done >= upTo {
+		w.mu.Unlock()
+		fn()
+		return
+	}
+	w.waiting = append(w.waiting, waiter{upTo, fn})
+	w.mu.Unlock()
+}
+
+// close calls every waiting function: nothing more will be written, and a
+// client that is gone does not hold up the others' acknowledgements.
+func (w *written) close() {
+	w.mu.Lock()
+	w.closed = true
+	list := w.waiting
+	w.waiting = nil
+	w.mu.Unlock()
+	for _, wt := range list {
+		wt.fn()
+	}
+}
+
+// afterWritten calls fn once the event just broadcast from s (to rooms,
+// or to its whole namespace) was written to every client it went to.
+func (r *Relay) afterWritten(s *socket.Socket, rooms []socket.Room, fn func()) {
+	var targets []*written
+	add := func(to *socket.Socket) {
+		if to == s || !to.Connected() {
+			return
+		}
+		if c, ok := r.conns.Load(to.Conn().Id()); ok {
+			targets = append(targets, &c.(*connState).written)
+		}
+	}
+	nsp := s.Nsp()
+	if len(rooms) > 0 {
+		for _, id := range nsp.Adapter().Sockets(types.NewSet(rooms...)).Keys() {
+			if to, ok := nsp.Sockets().Load(id); ok {
+				add(to)
+			}
+		}
+	} else {
+		nsp.Sockets().Range(func(_ socket.SocketId, to *socket.Socket) bool {
+			add(to)
+			return true
+		})
+	}
+	left := atomic.Int64{}
+	left.Store(int64(len(targets)) + 1)
+	one := func() {
+		if left.Add(-1) == 0 {
+			fn()
+		}
+	}
+	for _, w := range targets {
+		w.after(one)
+	}
+	one()
+}
