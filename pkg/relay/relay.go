@@ -49,6 +49,9 @@ type Options struct {
 	// rooms back. Every event then carries a trailing offset argument, as
 	// in Node (our clients strip it).
 	Recover time.Duration
+	// Adapter, when set, replaces the library's in-memory adapter (for
+	// example the Redis adapter, which joins other servers).
+	Adapter socket.AdapterConstructor
 }
 
 // DefaultMaxBytes is Socket.IO's default maximum message size.
@@ -107,6 +110,9 @@ func New(o Options) *Relay {
 	// Never compress: the library's default path builds a prepared
 	// websocket message per recipient (LIBRARY-NOTES S2).
 	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 30})
+	if o.Adapter != nil {
+		opts.SetAdapter(o.Adapter)
+	}
 	if o.Recover > 0 {
 		rec := socket.DefaultConnectionStateRecovery()
 		rec.SetMaxDisconnectionDuration(o.Recover.Milliseconds())

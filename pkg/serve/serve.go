@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sio-tools/sio/pkg/cli"
+	"github.com/sio-tools/sio/pkg/redisadapter"
 	"github.com/sio-tools/sio/pkg/relay"
 	"github.com/sio-tools/sio/pkg/viewer"
 )
@@ -29,6 +30,7 @@ type Config struct {
 	MaxQueue int64
 	MaxConns int
 	Recover  time.Duration
+	Redis    string
 	Token    string
 	Origins  cli.Strings
 	TLSCert  string
@@ -59,6 +61,10 @@ Options:
       --recover D        connection state recovery: a client that comes
                          back within D (e.g. 30s) gets the events it missed
                          and its rooms (default off)
+      --redis URL        join the other servers on this Redis: sio-serve and
+                         Node socket.io with @socket.io/redis-adapter (env
+                         SIO_REDIS_URL; redis://HOST:PORT/DB, rediss:// for
+                         TLS); not with --recover
       --token T          clients must send T as "token" in the handshake
                          auth (sio-pub/sio-sub --token; env SIO_TOKEN)
       --cors-origin O    also let web pages of origin O connect (repeatable
@@ -75,7 +81,8 @@ Routes:
   /                      the live viewer page (/?ns=/chat&room=r1)
   /socket.io/            the Socket.IO endpoint (websocket and polling)
   /socket.io/socket.io.js  the official browser client (also .min.js)
-  /healthz               200 "ok" while serving
+  /healthz               200 "ok" while serving ("redis: up" or "redis:
+                         down" on a second line with --redis)
   /metrics               Prometheus text format
 
 Under systemd (Type=notify) it sends READY=1 once it listens and
@@ -89,13 +96,14 @@ Exit status:
   0  stopped by SIGINT or SIGTERM
   1  runtime failure
   2  usage error (bad flag or value)
-  3  could not start (address in use, bad host)
+  3  could not start (address in use, bad host, Redis unreachable)
 
 Examples:
   sio-serve &
   seq 1 5 | sio-pub -e demo           # while: sio-sub -e demo
   SIO_PORT=8080 sio-serve --host 0.0.0.0
   sio-serve --port 0 2>&1 | head -1   # find the port it picked
+  sio-serve --port 3001 --redis redis://127.0.0.1:6379/0   # one of several
 `
 
 // ParseFlags reads the command line and the environment.
@@ -114,6 +122,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.Int64Var(&c.MaxBytes, "max-bytes", relay.DefaultMaxBytes, "")
 	fs.Int64Var(&c.MaxQueue, "max-queue", relay.DefaultMaxQueue, "")
 	fs.DurationVar(&c.Recover, "recover", 0, "")
+	fs.StringVar(&c.Redis, "redis", getenv("SIO_REDIS_URL"), "")
 	fs.IntVar(&c.MaxConns, "max-conns", 10000, "")
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.Var(&c.Origins, "cors-origin", "")
@@ -137,6 +146,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	c.Port = p
 	if c.Recover < 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --recover: must not be negative", c.Recover)
+	}
+	if c.Redis != "" && c.Recover > 0 {
+		return c, cli.Errorf(cli.ExitUsage, "--redis and --recover do not go together (recovery needs a session store the Redis protocol does not share)")
 	}
 	switch logFormat {
 	case "text":
@@ -197,7 +209,18 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		scheme = "https"
 	}
-	r := relay.New(relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, Token: c.Token, Logger: log, Recover: c.Recover})
+	ro := relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, Token: c.Token, Logger: log, Recover: c.Recover}
+	var cluster *redisadapter.Cluster
+	if c.Redis != "" {
+		cluster, err = redisadapter.Open(ctx, c.Redis, 5*time.Second, log)
+		if err != nil {
+			ln.Close()
+			return cli.Errorf(cli.ExitStart, "%v", err)
+		}
+		defer cluster.Close()
+		ro.Adapter = cluster.Adapter()
+	}
+	r := relay.New(ro)
 	mux := http.NewServeMux()
 	origins := newOriginPolicy(c.Origins)
 	var sio http.Handler = origins.wrap(r, func(origin string) {
@@ -212,10 +235,20 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
+		if cluster != nil {
+			if cluster.Up() {
+				io.WriteString(w, "redis: up\n")
+			} else {
+				io.WriteString(w, "redis: down\n")
+			}
+		}
 	})
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		r.WriteMetrics(w)
+		if cluster != nil {
+			writeRedisMetrics(w, cluster)
+		}
 	})
 	srv := &http.Server{
 		Handler:           mux,
@@ -274,4 +307,17 @@ func limitConns(next http.Handler, r *relay.Relay, max int, log *slog.Logger) ht
 		}
 		next.ServeHTTP(w, req)
 	})
+}
+
+func writeRedisMetrics(w io.Writer, c *redisadapter.Cluster) {
+	st := c.Stats()
+	up := 0
+	if c.Up() {
+		up = 1
+	}
+	fmt.Fprintf(w, "sio_redis_up %d\n", up)
+	fmt.Fprintf(w, "sio_redis_published_total %d\n", st.Published)
+	fmt.Fprintf(w, "sio_redis_received_total %d\n", st.Received)
+	fmt.Fprintf(w, "sio_redis_dropped_total %d\n", st.Dropped)
+	fmt.Fprintf(w, "sio_redis_malformed_total %d\n", st.Malformed)
 }

@@ -1,7 +1,11 @@
 // relay.js: the reference relay, the official Node socket.io 4 server doing
 // what sio-serve does, for interop tests and benchmarks.
 //
-//   node scripts/peers/relay.js [--host H] [--port P] [--max-bytes N] [-v]
+//   node scripts/peers/relay.js [--host H] [--port P] [--max-bytes N]
+//                               [--redis redis://HOST:PORT/DB] [-v]
+//
+// With --redis it joins a cluster through @socket.io/redis-adapter (the
+// classic pub/sub adapter), as sio-serve --redis does.
 //
 // Every namespace is accepted. An event a client emits goes to every other
 // client of its namespace with its name and arguments unchanged; a client
@@ -23,6 +27,7 @@ const { values: opt } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "31979" },
     "max-bytes": { type: "string", default: "1000000" }, // socket.io's default
+    redis: { type: "string", default: "" },
     verbose: { type: "boolean", short: "v", default: false },
   },
 });
@@ -32,6 +37,16 @@ const io = new Server(httpServer, {
   maxHttpBufferSize: Number(opt["max-bytes"]),
   cors: { origin: "*" },
 });
+
+async function joinRedis(url) {
+  const { createClient } = require("redis");
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  for (const c of [pub, sub]) c.on("error", (err) => process.stderr.write(`relay.js: redis: ${err.message}\n`));
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+}
 
 function rooms(socket) {
   const r = socket.handshake.auth?.room ?? socket.handshake.query?.room;
@@ -56,14 +71,24 @@ function onConnection(socket) {
   });
 }
 
-// "/" is the main namespace; the regular expression covers every other one.
-io.on("connection", onConnection);
-io.of(/^\/.*/).on("connection", onConnection);
+// "/" is the main namespace; the regular expression covers every other one
+// (both set up once the adapter is in place).
 
-httpServer.listen(Number(opt.port), opt.host, () => {
-  const { address, port } = httpServer.address();
-  process.stderr.write(`relay.js: listening on http://${address}:${port}\n`);
-});
+(opt.redis ? joinRedis(opt.redis) : Promise.resolve()).then(
+  () => {
+    // Namespaces made before the adapter would keep the in-memory one.
+    io.on("connection", onConnection);
+    io.of(/^\/.*/).on("connection", onConnection);
+    httpServer.listen(Number(opt.port), opt.host, () => {
+      const { address, port } = httpServer.address();
+      process.stderr.write(`relay.js: listening on http://${address}:${port}\n`);
+    });
+  },
+  (err) => {
+    process.stderr.write(`relay.js: redis: ${err.message}\n`);
+    process.exit(3);
+  },
+);
 
 // Ctrl-C and SIGTERM: close the clients and exit 0.
 for (const sig of ["SIGINT", "SIGTERM"]) {

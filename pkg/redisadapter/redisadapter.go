@@ -1,0 +1,548 @@
+// Package redisadapter joins sio-serve to other Socket.IO servers through
+// Redis, speaking the protocol of Node's @socket.io/redis-adapter (8.x,
+// classic pub/sub), so that sio-serve and Node servers can share one
+// cluster.
+//
+// A broadcast is published as the msgpack array [uid, packet, opts] on
+// "socket.io#NSP#" (no room, or several), or "socket.io#NSP#ROOM#" (one
+// room), where packet is {type, data, nsp} and opts {rooms, except,
+// flags}. Every server subscribes to "socket.io#*" and broadcasts what the
+// others publish to its own clients. Cluster-wide requests (fetchSockets,
+// serverSideEmit, socketsJoin, broadcasts with acks) are not answered: a
+// Node server that makes them counts only the Node servers.
+package redisadapter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Prefix is the channel prefix, Node's default "key".
+const Prefix = "socket.io"
+
+// queueSize bounds the broadcasts waiting to be published. While Redis is
+// unreachable they are dropped (and counted) rather than stall the local
+// clients.
+const queueSize = 1 << 16
+
+// Cluster is one server's link to Redis. Use Adapter as the Socket.IO
+// server's adapter.
+type Cluster struct {
+	rdb *redis.Client
+	uid string
+	log *slog.Logger
+
+	out  chan outMsg
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	adapters map[string]*adapter // by namespace
+
+	up        atomic.Bool
+	published atomic.Int64
+	received  atomic.Int64
+	dropped   atomic.Int64 // broadcasts not published: queue full or Redis down
+	malformed atomic.Int64
+}
+
+type outMsg struct {
+	channel string
+	body    []byte
+}
+
+// Open connects to the Redis at url (redis://HOST:PORT/DB) and starts
+// listening. It fails when the URL is bad or Redis does not answer within
+// timeout; later outages are ridden out (see Up).
+func Open(ctx context.Context, url string, timeout time.Duration, log *slog.Logger) (*Cluster, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("bad Redis URL %q: %v", url, err)
+	}
+	opts.MinRetryBackoff = 100 * time.Millisecond
+	opts.MaxRetryBackoff = 2 * time.Second
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	redis.SetLogger(redisLog{log}) // its own lines would bypass ours
+	c := &Cluster{
+		rdb:      redis.NewClient(opts),
+		uid:      newUID(),
+		log:      log,
+		out:      make(chan outMsg, queueSize),
+		done:     make(chan struct{}),
+		adapters: map[string]*adapter{},
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := c.rdb.Ping(pctx).Err(); err != nil {
+		_ = c.rdb.Close()
+		return nil, fmt.Errorf("Redis at %s: %v", opts.Addr, err)
+	}
+	ps := c.rdb.PSubscribe(pctx, Prefix+"#*")
+	if _, err := ps.Receive(pctx); err != nil { // the subscription's confirmation
+		_ = ps.Close()
+		_ = c.rdb.Close()
+		return nil, fmt.Errorf("Redis at %s: subscribe: %v", opts.Addr, err)
+	}
+	c.up.Store(true)
+	c.wg.Add(3)
+	go c.receive(ps)
+	go c.publish()
+	go c.watch()
+	return c, nil
+}
+
+// Close stops listening and publishing.
+func (c *Cluster) Close() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	close(c.done)
+	_ = c.rdb.Close() // ends the subscription's reading too
+	c.wg.Wait()
+}
+
+// Up tells whether Redis answered lately.
+func (c *Cluster) Up() bool { return c.up.Load() }
+
+// Stats are counters for /metrics.
+type Stats struct{ Published, Received, Dropped, Malformed int64 }
+
+// Stats returns the counters.
+func (c *Cluster) Stats() Stats {
+	return Stats{c.published.Load(), c.received.Load(), c.dropped.Load(), c.malformed.Load()}
+}
+
+// watch pings Redis every second and logs when it goes and comes back.
+func (c *Cluster) watch() {
+	defer c.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.rdb.Ping(ctx).Err()
+		cancel()
+		c.setUp(err == nil, err)
+	}
+}
+
+func (c *Cluster) setUp(up bool, err error) {
+	if c.up.Swap(up) == up {
+		return
+	}
+	if up {
+		c.log.Info("redis is back")
+	} else {
+		c.log.Warn("redis unreachable; serving local clients only, retrying", "err", err)
+	}
+}
+
+// publish sends queued broadcasts in order, many per round trip.
+func (c *Cluster) publish() {
+	defer c.wg.Done()
+	ctx := context.Background()
+	for {
+		var first outMsg
+		select {
+		case <-c.done:
+			return
+		case first = <-c.out:
+		}
+		pipe := c.rdb.Pipeline()
+		pipe.Publish(ctx, first.channel, first.body)
+		n := 1
+	more:
+		for n < 256 {
+			select {
+			case m := <-c.out:
+				pipe.Publish(ctx, m.channel, m.body)
+				n++
+			default:
+				break more
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			c.dropped.Add(int64(n))
+			c.setUp(false, err)
+			continue
+		}
+		c.published.Add(int64(n))
+	}
+}
+
+// receive broadcasts what other servers published to the local clients.
+func (c *Cluster) receive(ps *redis.PubSub) {
+	defer c.wg.Done()
+	defer ps.Close()
+	ch := ps.Channel(redis.WithChannelSize(queueSize))
+	for {
+		select {
+		case <-c.done:
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			c.onMessage(m.Channel, []byte(m.Payload))
+		}
+	}
+}
+
+func (c *Cluster) onMessage(channel string, body []byte) {
+	if !strings.HasPrefix(channel, Prefix+"#") {
+		return
+	}
+	c.mu.Lock()
+	var to *adapter
+	for _, a := range c.adapters {
+		if strings.HasPrefix(channel, a.channel) {
+			to = a
+			break
+		}
+	}
+	c.mu.Unlock()
+	if to == nil {
+		return // a namespace without clients here
+	}
+	room := strings.TrimSuffix(channel[len(to.channel):], "#")
+	if room != "" && to.Rooms() != nil {
+		if _, ok := to.Rooms().Load(socket.Room(room)); !ok {
+			return // nobody here is in that room
+		}
+	}
+	msg, err := decode(body)
+	if err != nil {
+		c.malformed.Add(1)
+		c.log.Warn("dropped a malformed message from redis", "channel", channel, "err", err)
+		return
+	}
+	if msg.uid == c.uid {
+		return // our own
+	}
+	if msg.nsp != to.Nsp().Name() {
+		return
+	}
+	c.received.Add(1)
+	to.local(msg)
+}
+
+// Adapter returns the Socket.IO adapter constructor for the cluster.
+func (c *Cluster) Adapter() socket.AdapterConstructor { return builder{c} }
+
+type builder struct{ c *Cluster }
+
+func (b builder) New(nsp socket.Namespace) socket.Adapter {
+	a := &adapter{Adapter: socket.MakeAdapter(), c: b.c}
+	a.Prototype(a)
+	a.Construct(nsp)
+	return a
+}
+
+// adapter is the library's in-memory adapter that also publishes every
+// broadcast that is not local-only.
+type adapter struct {
+	socket.Adapter
+	c       *Cluster
+	channel string
+}
+
+func (a *adapter) Init() {
+	a.Adapter.Init()
+	a.channel = Prefix + "#" + a.Nsp().Name() + "#"
+	a.c.mu.Lock()
+	a.c.adapters[a.Nsp().Name()] = a
+	a.c.mu.Unlock()
+}
+
+func (a *adapter) Close() {
+	a.c.mu.Lock()
+	if a.c.adapters[a.Nsp().Name()] == a {
+		delete(a.c.adapters, a.Nsp().Name())
+	}
+	a.c.mu.Unlock()
+	a.Adapter.Close()
+}
+
+func (a *adapter) Broadcast(p *parser.Packet, o *socket.BroadcastOptions) {
+	if o == nil || o.Flags == nil || !o.Flags.Local {
+		a.publish(p, o)
+	}
+	a.Adapter.Broadcast(p, o)
+}
+
+func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
+	var rooms, except []string
+	var volatile bool
+	if o != nil {
+		rooms = names(o.Rooms)
+		except = names(o.Except)
+		volatile = o.Flags != nil && o.Flags.Volatile
+	}
+	body, err := encode(a.c.uid, p.Type, a.Nsp().Name(), p.Data, rooms, except, volatile)
+	if err != nil {
+		a.c.malformed.Add(1)
+		a.c.log.Warn("cannot publish to redis", "err", err)
+		return
+	}
+	ch := a.channel
+	if len(rooms) == 1 {
+		ch += rooms[0] + "#"
+	}
+	if !a.c.up.Load() {
+		a.c.dropped.Add(1)
+		return
+	}
+	select {
+	case a.c.out <- outMsg{ch, body}:
+	default:
+		a.c.dropped.Add(1)
+	}
+}
+
+// local broadcasts a message from another server to the clients here.
+func (a *adapter) local(m *message) {
+	p := &parser.Packet{Type: m.typ, Nsp: m.nsp, Data: m.data}
+	a.Adapter.Broadcast(p, &socket.BroadcastOptions{
+		Rooms:  types.NewSet(m.rooms...),
+		Except: types.NewSet(m.except...),
+		Flags:  &socket.BroadcastFlags{WriteOptions: socket.WriteOptions{Volatile: m.volatile}},
+	})
+}
+
+func names(s *types.Set[socket.Room]) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range s.Keys() {
+		out = append(out, string(r))
+	}
+	return out
+}
+
+// newUID names this server in its messages, like Node's uid2(6).
+func newUID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// message is a broadcast decoded from Redis.
+type message struct {
+	uid      string
+	typ      parser.PacketType
+	nsp      string
+	data     any
+	rooms    []socket.Room
+	except   []socket.Room
+	volatile bool
+}
+
+var errMalformed = errors.New("malformed")
+
+// encode writes [uid, {type, data, nsp}, {rooms, except, flags}].
+func encode(uid string, typ parser.PacketType, nsp string, data any, rooms, except []string, volatile bool) ([]byte, error) {
+	flags := map[string]any{}
+	if volatile {
+		flags["volatile"] = true // Node reads the key's presence
+	}
+	if rooms == nil {
+		rooms = []string{}
+	}
+	if except == nil {
+		except = []string{}
+	}
+	return msgpack.Marshal([]any{
+		uid,
+		map[string]any{"type": int(typ), "data": toWire(data), "nsp": nsp},
+		map[string]any{"rooms": rooms, "except": except, "flags": flags},
+	})
+}
+
+// toWire turns binary buffers into []byte (msgpack bin, a Buffer in Node).
+func toWire(v any) any {
+	switch t := v.(type) {
+	case *types.BytesBuffer:
+		return t.Bytes()
+	case types.BufferInterface:
+		return t.Bytes()
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = toWire(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = toWire(e)
+		}
+		return out
+	}
+	return v
+}
+
+// decode reads a broadcast strictly: anything unexpected is an error.
+func decode(body []byte) (*message, error) {
+	var raw []any
+	if err := msgpack.Unmarshal(body, &raw); err != nil {
+		return nil, err
+	}
+	if len(raw) != 3 {
+		return nil, fmt.Errorf("%w: %d elements, want 3", errMalformed, len(raw))
+	}
+	m := &message{nsp: "/"}
+	var ok bool
+	if m.uid, ok = raw[0].(string); !ok {
+		return nil, fmt.Errorf("%w: uid is %T", errMalformed, raw[0])
+	}
+	pkt, ok := raw[1].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: packet is %T", errMalformed, raw[1])
+	}
+	typ, ok := number(pkt["type"])
+	if !ok || (typ != float64(parser.EVENT) && typ != float64(parser.BINARY_EVENT)) {
+		return nil, fmt.Errorf("%w: packet type %v", errMalformed, pkt["type"])
+	}
+	m.typ = parser.EVENT // the encoder finds binary again
+	if n, present := pkt["nsp"]; present && n != nil {
+		if m.nsp, ok = n.(string); !ok {
+			return nil, fmt.Errorf("%w: nsp is %T", errMalformed, n)
+		}
+	}
+	data, ok := pkt["data"].([]any)
+	if !ok || len(data) == 0 {
+		return nil, fmt.Errorf("%w: data is %T", errMalformed, pkt["data"])
+	}
+	if _, ok := data[0].(string); !ok {
+		return nil, fmt.Errorf("%w: event name is %T", errMalformed, data[0])
+	}
+	m.data = fromWire(data)
+	opts, ok := raw[2].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: options are %T", errMalformed, raw[2])
+	}
+	var err error
+	if m.rooms, err = roomList(opts["rooms"]); err != nil {
+		return nil, err
+	}
+	if m.except, err = roomList(opts["except"]); err != nil {
+		return nil, err
+	}
+	if f, present := opts["flags"]; present && f != nil {
+		flags, ok := f.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: flags are %T", errMalformed, f)
+		}
+		_, m.volatile = flags["volatile"]
+		if b, isBool := flags["volatile"].(bool); isBool {
+			m.volatile = b
+		}
+	}
+	return m, nil
+}
+
+func roomList(v any) ([]socket.Room, error) {
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: room list is %T", errMalformed, v)
+	}
+	rooms := make([]socket.Room, 0, len(list))
+	for _, e := range list {
+		switch r := e.(type) {
+		case string:
+			rooms = append(rooms, socket.Room(r))
+		default:
+			if n, ok := number(e); ok { // Node allows numbers as rooms
+				rooms = append(rooms, socket.Room(fmt.Sprint(n)))
+				continue
+			}
+			return nil, fmt.Errorf("%w: room is %T", errMalformed, e)
+		}
+	}
+	return rooms, nil
+}
+
+// fromWire turns msgpack values into what the library's JSON decoder would
+// give: numbers as float64, bin as binary buffers.
+func fromWire(v any) any {
+	if n, ok := number(v); ok {
+		return n
+	}
+	switch t := v.(type) {
+	case []byte:
+		return types.NewBytesBuffer(t)
+	case []any:
+		for i, e := range t {
+			t[i] = fromWire(e)
+		}
+		return t
+	case map[string]any:
+		for k, e := range t {
+			t[k] = fromWire(e)
+		}
+		return t
+	}
+	return v
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int8:
+		return float64(n), true
+	case int16:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case uint8:
+		return float64(n), true
+	case uint16:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case float32:
+		return float64(n), true
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+// redisLog sends the Redis client's own messages to our log, as debug
+// detail: what matters (Redis gone, back) is logged by watch.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug("redis client: " + fmt.Sprintf(format, v...))
+}
