@@ -406,6 +406,9 @@ func toWire(v any) any {
 
 // decode reads a broadcast strictly: anything unexpected is an error.
 func decode(body []byte) (*message, error) {
+	if err := check(body); err != nil {
+		return nil, err
+	}
 	var raw []any
 	if err := msgpack.Unmarshal(body, &raw); err != nil {
 		return nil, err
