@@ -8,6 +8,9 @@
 #   3. 10 publishers -> 10 subscribers, 5,000 events each
 #   4. 1 -> 1 at 2,000 events/s for 10 s: latency
 #   5. 2,000 idle connections held 30 s: server RSS per connection
+#   6. scenario 3 across two nodes on one redis-server: 10 publishers on one
+#      node, 10 subscribers on the other (sio-serve --redis; relay.js --redis
+#      with @socket.io/redis-adapter)
 #   pipeline: seq 1 100000 | sio-pub -> sio-serve -> sio-sub, against Node
 #      clients through the Node relay and mosquitto_pub -l -> mosquitto ->
 #      mosquitto_sub
@@ -21,7 +24,7 @@
 #   BENCH_QUICK=1    a smoke run: a tenth of the events, 1 run, 200 idle
 #                    connections for 3 s (about 30 s)
 #   BENCH_RUNS=N     runs per scenario and server
-#   BENCH_ONLY=LIST  only these scenarios, a comma list of 1 2 3 4 5 pipeline
+#   BENCH_ONLY=LIST  only these scenarios, a comma list of 1 2 3 4 5 6 pipeline
 #                    storm (default: all but storm, which
 #                    scripts/connect-storm.sh runs)
 #   BENCH_STORM_PARALLEL=N  connects in flight at once in storm (100)
@@ -31,7 +34,7 @@ cd "$(dirname "$0")/.."
 
 quick=${BENCH_QUICK:-}
 runs=${BENCH_RUNS:-3}
-only=${BENCH_ONLY:-1,2,3,4,5,pipeline}
+only=${BENCH_ONLY:-1,2,3,4,5,6,pipeline}
 scale=1
 idle_conns=2000
 idle_hold=30s
@@ -89,13 +92,15 @@ stop() {
 	pids=("${keep[@]}")
 }
 
-# start_server NAME: starts a fresh sio-serve or Node relay on a free port;
-# sets srv_pid and srv_url.
+# start_server NAME [ARGS]: starts a fresh sio-serve or Node relay on a free
+# port, with ARGS; sets srv_pid and srv_url.
 start_server() {
-	local errlog=$tmp/$1.log i
-	case $1 in
-	sio) bin/sio-serve --port 0 --quiet 2>"$errlog" & ;;
-	node) node scripts/peers/relay.js --port 0 2>"$errlog" & ;;
+	local name=$1 errlog i
+	shift
+	errlog=$(mktemp "$tmp/$name.XXXX.log")
+	case $name in
+	sio) bin/sio-serve --port 0 --quiet "$@" 2>"$errlog" & ;;
+	node) node scripts/peers/relay.js --port 0 "$@" 2>"$errlog" & ;;
 	esac
 	srv_pid=$!
 	pids+=("$srv_pid")
@@ -106,7 +111,7 @@ start_server() {
 		kill -0 "$srv_pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	log "$1 did not start: $(cat "$errlog")"
+	log "$name did not start: $(cat "$errlog")"
 	return 1
 }
 
@@ -175,6 +180,36 @@ scenario storm-conn storm "connect storm, $storm_conns conns, pkg/conn.Dial" 0 -
 	storm -conns "$storm_conns" -parallel "$storm_parallel" -client conn
 scenario storm-raw storm "connect storm, $storm_conns conns, raw websocket" 0 -- \
 	storm -conns "$storm_conns" -parallel "$storm_parallel" -client raw
+
+# 6: two nodes of each kind on one redis-server, a fresh pair per run.
+if want 6; then
+	if ! command -v redis-server >/dev/null; then
+		log "6: no redis-server (scripts/peers.sh redis); skipped"
+	else
+		redis_port=$("$load" port)
+		redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
+		redis_pid=$!
+		pids+=("$redis_pid")
+		sleep 0.5
+		title="6. 10->10 over 2 nodes + Redis, $n2 events each"
+		for run in $(seq "$runs"); do
+			for server in sio node; do
+				start_server "$server" --redis "redis://127.0.0.1:$redis_port/0" || continue
+				a_pid=$srv_pid a_url=$srv_url
+				start_server "$server" --redis "redis://127.0.0.1:$redis_port/0" || { stop "$a_pid"; continue; }
+				b_pid=$srv_pid b_url=$srv_url
+				log "$title: $server, run $run/$runs"
+				"$load" flow -pubs 10 -subs 10 -events "$n2" -window 1000 -url "$a_url" -sub-url "$b_url" -pid "$a_pid" \
+					-label "scenario=$title" -label "kind=flow" -label "server=$server" \
+					-label "run=$run" -label "time=$stamp" >>"$results" ||
+					log "$title: $server run $run failed"
+				stop "$a_pid"
+				stop "$b_pid"
+			done
+		done
+		stop "$redis_pid"
+	fi
+fi
 
 # pipeline_run SERVER RUN: one pipeline of n lines; appends a JSON line.
 pipeline_run() {

@@ -32,6 +32,7 @@ Common options:
 
 flow:   -pubs N -subs N -events N (per publisher) -window N -rate R (per
         publisher per second, 0 = as fast as the window allows) -size BYTES
+        -sub-url URL (subscribers on another node of a cluster)
 idle:   -conns N -hold D -parallel N
 storm:  -conns N -parallel N -client conn|raw -timeout D
 
@@ -67,6 +68,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	lab := labels{}
 	var (
 		url      = fs.String("url", "http://127.0.0.1:31979", "")
+		subURL   = fs.String("sub-url", "", "")
 		pid      = fs.Int("pid", 0, "")
 		pubs     = fs.Int("pubs", 1, "")
 		subs     = fs.Int("subs", 1, "")
@@ -91,7 +93,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	)
 	switch mode {
 	case "flow":
-		res, err = Flow{URL: *url, Pubs: *pubs, Subs: *subs, Events: *events, Window: *window,
+		res, err = Flow{URL: *url, SubURL: *subURL, Pubs: *pubs, Subs: *subs, Events: *events, Window: *window,
 			Rate: *rate, Size: *size, PID: *pid}.Run(ctx)
 	case "idle":
 		res, err = Idle{URL: *url, Conns: *conns, Hold: *hold, PID: *pid, Parallel: *parallel}.Run(ctx)

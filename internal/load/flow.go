@@ -10,9 +10,11 @@ import (
 )
 
 // Flow describes a run of events from publishers to subscribers, all
-// connected to the main namespace of one server.
+// connected to the main namespace of one server (or the subscribers to
+// another node of the same cluster).
 type Flow struct {
 	URL    string
+	SubURL string  // subscribers' server when not URL (another node of a cluster)
 	Pubs   int     // publishers
 	Subs   int     // subscribers
 	Events int     // events each publisher sends
@@ -91,7 +93,11 @@ func (f Flow) Run(ctx context.Context) (FlowResult, error) {
 			sb.seqs[p] = NewSequence(f.Events)
 		}
 		subs[i] = sb
-		c, err := dialTimeout(ctx, f.URL, func(data []byte, at time.Time) {
+		subURL := f.URL
+		if f.SubURL != "" {
+			subURL = f.SubURL
+		}
+		c, err := dialTimeout(ctx, subURL, func(data []byte, at time.Time) {
 			p, s, ts, ok := parseEvent(data)
 			sb.mu.Lock()
 			if !ok || p < 0 || p >= f.Pubs {
