@@ -9,6 +9,7 @@ require (
 	github.com/redis/go-redis/v9 v9.7.3
 	github.com/rogpeppe/go-internal v1.14.1
 	github.com/vmihailenco/msgpack/v5 v5.4.1
+	github.com/zishang520/socket.io/clients/engine/v3 v3.0.4
 	github.com/zishang520/socket.io/clients/socket/v3 v3.0.4
 	github.com/zishang520/socket.io/parsers/engine/v3 v3.0.4
 	github.com/zishang520/socket.io/parsers/socket/v3 v3.0.4
@@ -32,7 +33,6 @@ require (
 	github.com/valyala/histogram v1.2.0 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	github.com/xo/terminfo v0.0.0-20220910002029-abceb7e1c41e // indirect
-	github.com/zishang520/socket.io/clients/engine/v3 v3.0.4 // indirect
 	golang.org/x/crypto v0.53.0 // indirect
 	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/sys v0.46.0 // indirect

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	engine "github.com/zishang520/socket.io/clients/engine/v3"
 	client "github.com/zishang520/socket.io/clients/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -78,6 +79,7 @@ type Conn struct {
 	flushN   int          // requests sent
 	recovery atomic.Bool  // the server recovers state: events carry an offset
 	refused  atomic.Bool  // the server refused the namespace (CONNECT_ERROR)
+	opens    atomic.Int64 // "open" events the manager passed on
 	acks     acks
 }
 
@@ -163,7 +165,9 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	_ = c.manager.On("packet", c.onPacket)
 	opened := make(chan struct{})
 	var openOnce sync.Once
+	_ = c.manager.On("reconnect_attempt", func(...any) { go c.rescueOpen() })
 	_ = c.manager.On("open", func(...any) {
+		c.opens.Add(1)
 		openOnce.Do(func() { close(opened) })
 		c.watchJoin()
 		c.releaseOnClose()
@@ -200,6 +204,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	// connection or joins the namespace twice. And the library dials in
 	// the caller's goroutine without a timeout: a server that accepts TCP
 	// and never answers would hold Dial past ConnectTimeout and ctx.
+	go c.rescueOpen()
 	go c.manager.Open(nil)
 
 	t := time.NewTimer(o.ConnectTimeout)
@@ -251,6 +256,34 @@ func (e *DialError) Error() string {
 		r = "no answer"
 	}
 	return fmt.Sprintf("cannot connect to %s within %v: %s", e.URL, e.Timeout, r)
+}
+
+// rescueOpen passes on an engine "open" event the manager missed. The
+// manager makes the engine, which dials and may get the server's open
+// packet, and only then listens to it: when the packet came first, the
+// "open" event went to nobody and the attempt waited for its timeout
+// (LIBRARY-NOTES C2, about 1 in 1,000 connects under load). Seeing the
+// engine open while the manager has said nothing for 100 ms, it emits the
+// event again; the manager's listener is still there (it goes once the
+// manager took an "open").
+func (c *Conn) rescueOpen() {
+	before := c.opens.Load()
+	seen := 0
+	for deadline := time.Now().Add(attemptTimeout); time.Now().Before(deadline); {
+		time.Sleep(25 * time.Millisecond)
+		if c.isClosed() || c.opens.Load() != before {
+			return
+		}
+		e := c.manager.Engine()
+		if e == nil || e.ReadyState() != engine.SocketStateOpen {
+			seen = 0
+			continue
+		}
+		if seen++; seen >= 4 {
+			e.Emit("open")
+			return
+		}
+	}
 }
 
 // watchJoin closes the engine connection if the namespace is not joined
