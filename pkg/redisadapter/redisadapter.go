@@ -18,12 +18,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
@@ -54,10 +56,11 @@ type Cluster struct {
 	adapters map[string]*adapter // by namespace
 
 	up        atomic.Bool
-	published atomic.Int64
-	received  atomic.Int64
-	dropped   atomic.Int64 // broadcasts not published: queue full or Redis down
-	malformed atomic.Int64
+	metrics   *metrics.Set
+	published *metrics.Counter
+	received  *metrics.Counter
+	dropped   *metrics.Counter // broadcasts not published: queue full or Redis down
+	malformed *metrics.Counter
 }
 
 type outMsg struct {
@@ -86,7 +89,18 @@ func Open(ctx context.Context, url string, timeout time.Duration, log *slog.Logg
 		out:      make(chan outMsg, queueSize),
 		done:     make(chan struct{}),
 		adapters: map[string]*adapter{},
+		metrics:  metrics.NewSet(),
 	}
+	c.published = c.metrics.NewCounter("sio_redis_published_total")
+	c.received = c.metrics.NewCounter("sio_redis_received_total")
+	c.dropped = c.metrics.NewCounter("sio_redis_dropped_total")
+	c.malformed = c.metrics.NewCounter("sio_redis_malformed_total")
+	c.metrics.NewGauge("sio_redis_up", func() float64 {
+		if c.up.Load() {
+			return 1
+		}
+		return 0
+	})
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := c.rdb.Ping(pctx).Err(); err != nil {
@@ -122,13 +136,11 @@ func (c *Cluster) Close() {
 // Up tells whether Redis answered lately.
 func (c *Cluster) Up() bool { return c.up.Load() }
 
-// Stats are counters for /metrics.
-type Stats struct{ Published, Received, Dropped, Malformed int64 }
-
-// Stats returns the counters.
-func (c *Cluster) Stats() Stats {
-	return Stats{c.published.Load(), c.received.Load(), c.dropped.Load(), c.malformed.Load()}
-}
+// WriteMetrics writes the link's state and counters in the Prometheus
+// text format: sio_redis_up, sio_redis_published_total,
+// sio_redis_received_total, sio_redis_dropped_total (broadcasts not
+// published: Redis down or the queue full) and sio_redis_malformed_total.
+func (c *Cluster) WriteMetrics(w io.Writer) { c.metrics.WritePrometheus(w) }
 
 // watch pings Redis every second and logs when it goes and comes back.
 func (c *Cluster) watch() {
@@ -184,11 +196,11 @@ func (c *Cluster) publish() {
 			}
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			c.dropped.Add(int64(n))
+			c.dropped.Add(n)
 			c.setUp(false, err)
 			continue
 		}
-		c.published.Add(int64(n))
+		c.published.Add(n)
 	}
 }
 
@@ -234,7 +246,7 @@ func (c *Cluster) onMessage(channel string, body []byte) {
 	}
 	msg, err := decode(body)
 	if err != nil {
-		c.malformed.Add(1)
+		c.malformed.Inc()
 		c.log.Warn("dropped a malformed message from redis", "channel", channel, "err", err)
 		return
 	}
@@ -244,7 +256,7 @@ func (c *Cluster) onMessage(channel string, body []byte) {
 	if msg.nsp != to.Nsp().Name() {
 		return
 	}
-	c.received.Add(1)
+	c.received.Inc()
 	to.local(msg)
 }
 
@@ -302,7 +314,7 @@ func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
 	}
 	body, err := encode(a.c.uid, p.Type, a.Nsp().Name(), p.Data, rooms, except, volatile)
 	if err != nil {
-		a.c.malformed.Add(1)
+		a.c.malformed.Inc()
 		a.c.log.Warn("cannot publish to redis", "err", err)
 		return
 	}
@@ -311,13 +323,13 @@ func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
 		ch += rooms[0] + "#"
 	}
 	if !a.c.up.Load() {
-		a.c.dropped.Add(1)
+		a.c.dropped.Inc()
 		return
 	}
 	select {
 	case a.c.out <- outMsg{ch, body}:
 	default:
-		a.c.dropped.Add(1)
+		a.c.dropped.Inc()
 	}
 }
 

@@ -247,7 +247,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		r.WriteMetrics(w)
 		if cluster != nil {
-			writeRedisMetrics(w, cluster)
+			cluster.WriteMetrics(w)
 		}
 	})
 	srv := &http.Server{
@@ -307,17 +307,4 @@ func limitConns(next http.Handler, r *relay.Relay, max int, log *slog.Logger) ht
 		}
 		next.ServeHTTP(w, req)
 	})
-}
-
-func writeRedisMetrics(w io.Writer, c *redisadapter.Cluster) {
-	st := c.Stats()
-	up := 0
-	if c.Up() {
-		up = 1
-	}
-	fmt.Fprintf(w, "sio_redis_up %d\n", up)
-	fmt.Fprintf(w, "sio_redis_published_total %d\n", st.Published)
-	fmt.Fprintf(w, "sio_redis_received_total %d\n", st.Received)
-	fmt.Fprintf(w, "sio_redis_dropped_total %d\n", st.Dropped)
-	fmt.Fprintf(w, "sio_redis_malformed_total %d\n", st.Malformed)
 }
