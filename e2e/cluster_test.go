@@ -213,6 +213,17 @@ func TestClusterRoomsAndBinary(t *testing.T) {
 	}
 }
 
+// A Node client's emit with several arguments, nested objects and binary,
+// and an ack callback, crosses Redis intact both ways: from a Node server
+// to a sio-serve and from a sio-serve to a Node server.
+func TestClusterNodeArgs(t *testing.T) {
+	r := startRedis(t, 0)
+	cl := startCluster(t, r)
+	checkArgs(t, "relay.js -> sio-serve", cl.urls[2], cl.urls[0])
+	checkArgs(t, "sio-serve -> relay.js", cl.urls[1], cl.urls[2])
+	checkArgs(t, "sio-serve -> sio-serve", cl.urls[0], cl.urls[1])
+}
+
 // Redis going away: each node keeps serving its own clients, /healthz says
 // so, and delivery between nodes resumes once Redis is back.
 func TestClusterSurvivesRedisRestart(t *testing.T) {

@@ -250,30 +250,37 @@ func TestNodeArgsBinaryAck(t *testing.T) {
 	received := map[string]string{}
 	for _, rel := range []string{"sio", "node"} {
 		r := startRelay(t, rel)
-		p := startPeer(t, procOpts{}, "args.js", r.URL)
-		if code := p.wait(interopLimit); code != 0 {
-			t.Fatalf("%s: args.js exit %d\nstdout:\n%s\nstderr:\n%s", r.name, code, p.stdout.String(), p.stderr.String())
-		}
-		lines := map[string]string{}
-		for _, l := range p.stdout.Lines() {
-			k, v, _ := strings.Cut(l, " ")
-			lines[k] = v
-		}
-		if lines["equal"] != "true" {
-			t.Errorf("%s: arguments differ: %s\nreceived %s", r.name, lines["equal"], lines["received"])
-		}
-		if lines["ack"] != "[]" {
-			t.Errorf("%s: ack callback got %q, want []", r.name, lines["ack"])
-		}
-		if n := strings.Count(lines["received"], `{"$Buffer":`); n != 4 {
-			t.Errorf("%s: %d Buffers arrived, want 4: %s", r.name, n, lines["received"])
-		}
-		received[r.name] = lines["received"]
+		received[r.name] = checkArgs(t, r.name, r.URL)
 	}
 	// The one difference: sio-serve sorts object keys (README).
 	if received["sio-serve"] != received["relay.js"] {
 		t.Logf("key order differs from the Node relay:\n sio-serve %s\n relay.js  %s", received["sio-serve"], received["relay.js"])
 	}
+}
+
+// checkArgs runs args.js (its receiver on receiverURL, when given) and
+// checks what arrived and the ack; it returns what arrived.
+func checkArgs(t *testing.T, name, url string, receiverURL ...string) string {
+	t.Helper()
+	p := startPeer(t, procOpts{}, "args.js", append([]string{url}, receiverURL...)...)
+	if code := p.wait(interopLimit); code != 0 {
+		t.Fatalf("%s: args.js exit %d\nstdout:\n%s\nstderr:\n%s", name, code, p.stdout.String(), p.stderr.String())
+	}
+	lines := map[string]string{}
+	for _, l := range p.stdout.Lines() {
+		k, v, _ := strings.Cut(l, " ")
+		lines[k] = v
+	}
+	if lines["equal"] != "true" {
+		t.Errorf("%s: arguments differ: %s\nreceived %s", name, lines["equal"], lines["received"])
+	}
+	if lines["ack"] != "[]" {
+		t.Errorf("%s: ack callback got %q, want []", name, lines["ack"])
+	}
+	if n := strings.Count(lines["received"], `{"$Buffer":`); n != 4 {
+		t.Errorf("%s: %d Buffers arrived, want 4: %s", name, n, lines["received"])
+	}
+	return lines["received"]
 }
 
 // Namespaces: a Node client on /chat hears sio-pub --url .../chat and

@@ -1,10 +1,10 @@
 // args.js: does an emit with several arguments, nested objects, binary and
 // an ack callback cross a relay intact? For interop tests.
 //
-//   node scripts/peers/args.js URL
+//   node scripts/peers/args.js URL [RECEIVER_URL]
 //
 // Connects two socket.io-client 4 clients to URL (websocket, each its own
-// connection). When both are connected the sender emits "rich" with the
+// connection), or the receiver to RECEIVER_URL (another node of a cluster). When both are connected the sender emits "rich" with the
 // arguments below and an ack callback; the receiver compares what arrived
 // with what was sent (assert.deepStrictEqual: same values, Buffers as
 // Buffers; object key order is not compared). Prints, one line each:
@@ -18,6 +18,7 @@ const assert = require("node:assert");
 const { io } = require("socket.io-client");
 
 const url = process.argv[2] || "http://127.0.0.1:31979";
+const receiverURL = process.argv[3] || url;
 const sent = [
   "text ü 😀",
   42,
@@ -42,7 +43,7 @@ function describe(v) {
 }
 
 const opts = { transports: ["websocket"], forceNew: true };
-const receiver = io(url, opts);
+const receiver = io(receiverURL, opts);
 const sender = io(url, opts);
 let got = 0;
 const finish = () => ++got === 2 && process.exit(0);
