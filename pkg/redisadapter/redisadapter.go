@@ -68,6 +68,12 @@ type outMsg struct {
 	body    []byte
 }
 
+// CheckURL tells whether url is a Redis URL Open can use.
+func CheckURL(url string) error {
+	_, err := redis.ParseURL(url)
+	return err
+}
+
 // Open connects to the Redis at url (redis://HOST:PORT/DB) and starts
 // listening. It fails when the URL is bad or Redis does not answer within
 // timeout; later outages are ridden out (see Up).

@@ -147,6 +147,11 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if c.Recover < 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --recover: must not be negative", c.Recover)
 	}
+	if c.Redis != "" {
+		if err := redisadapter.CheckURL(c.Redis); err != nil {
+			return c, cli.Errorf(cli.ExitUsage, "invalid value %q for --redis: %v (want redis://HOST:PORT/DB)", c.Redis, err)
+		}
+	}
 	if c.Redis != "" && c.Recover > 0 {
 		return c, cli.Errorf(cli.ExitUsage, "--redis and --recover do not go together (recovery needs a session store the Redis protocol does not share)")
 	}
