@@ -6,7 +6,6 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -149,23 +148,11 @@ func checkPerPublisher(t *testing.T, name string, got []string, pubs map[string]
 		byPub[l[:1]] = append(byPub[l[:1]], l)
 	}
 	for p, want := range pubs {
-		if strings.Join(byPub[p], " ") != strings.Join(want, " ") {
-			t.Errorf("%s: from publisher %s got %d lines, want %d in order (first difference at %d)",
-				name, p, len(byPub[p]), len(want), firstDiff(byPub[p], want))
-		}
+		sameLines(t, name+", from publisher "+p, byPub[p], want)
 	}
 	if len(got) != 3*len(pubs["a"]) {
 		t.Errorf("%s: %d lines, want %d", name, len(got), 3*len(pubs["a"]))
 	}
-}
-
-func firstDiff(a, b []string) int {
-	for i := range a {
-		if i >= len(b) || a[i] != b[i] {
-			return i
-		}
-	}
-	return len(a)
 }
 
 // Rooms across nodes: an event to r1 reaches r1's members on every node
@@ -304,13 +291,8 @@ func waitHealth(t *testing.T, s *server, want string) {
 	t.Helper()
 	deadline := time.Now().Add(clusterLimit)
 	for {
-		resp, err := http.Get(s.URL + "/healthz")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(body), want) {
-				return
-			}
+		if body, err := s.get("/healthz"); err == nil && strings.Contains(body, want) {
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("/healthz never said %q", want)

@@ -396,12 +396,15 @@ func (s *server) metric(t *testing.T, name string) float64 {
 	return -1
 }
 
-func (s *server) metrics() (string, error) {
+func (s *server) metrics() (string, error) { return s.get("/metrics") }
+
+// get returns the body of the server's path (/metrics, /healthz).
+func (s *server) get(path string) (string, error) {
 	hc := s.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	resp, err := hc.Get(s.URL + "/metrics")
+	resp, err := hc.Get(s.URL + path)
 	if err != nil {
 		return "", err
 	}

@@ -311,6 +311,10 @@ func (a *adapter) Broadcast(p *parser.Packet, o *socket.BroadcastOptions) {
 }
 
 func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
+	if !a.c.up.Load() {
+		a.c.dropped.Inc() // Redis is down: not even encoded
+		return
+	}
 	var rooms, except []string
 	var volatile bool
 	if o != nil {
@@ -320,17 +324,13 @@ func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
 	}
 	body, err := encode(a.c.uid, p.Type, a.Nsp().Name(), p.Data, rooms, except, volatile)
 	if err != nil {
-		a.c.malformed.Inc()
+		a.c.dropped.Inc()
 		a.c.log.Warn("cannot publish to redis", "err", err)
 		return
 	}
 	ch := a.channel
 	if len(rooms) == 1 {
 		ch += rooms[0] + "#"
-	}
-	if !a.c.up.Load() {
-		a.c.dropped.Inc()
-		return
 	}
 	select {
 	case a.c.out <- outMsg{ch, body}:

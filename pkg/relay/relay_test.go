@@ -280,6 +280,20 @@ func TestRoomsFromHandshake(t *testing.T) {
 	}
 }
 
+// rawDial opens an Engine.IO websocket to base with d and reads the
+// server's open packet; the test speaks Socket.IO frames itself.
+func rawDial(t *testing.T, d *websocket.Dialer, base string) *websocket.Conn {
+	t.Helper()
+	ws, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "0{") {
+		t.Fatalf("open packet %q, %v", m, err)
+	}
+	return ws
+}
+
 // A new connection's first packets, a CONNECT and an event right behind
 // it, are neither lost nor refused. The library starts reading a
 // connection before it listens to it, and lost a first CONNECT on about
@@ -292,13 +306,7 @@ func TestRelayFirstPackets(t *testing.T) {
 	b := dial(t, base, "")
 	const n = 50
 	for i := 0; i < n; i++ {
-		ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "0{") {
-			t.Fatalf("open packet %q, %v", m, err)
-		}
+		ws := rawDial(t, websocket.DefaultDialer, base)
 		for _, m := range []string{"40", `42["early",` + strconv.Itoa(i) + `]`} {
 			if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
 				t.Fatal(err)
@@ -335,14 +343,8 @@ func TestRelayAcksAfterWritten(t *testing.T) {
 		}
 		return c, err
 	}}
-	ws, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := rawDial(t, &d, base)
 	defer ws.Close()
-	if _, _, err := ws.ReadMessage(); err != nil { // the open packet
-		t.Fatal(err)
-	}
 	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
 		t.Fatal(err)
 	}
