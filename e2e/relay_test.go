@@ -21,16 +21,16 @@ func TestPipelineDeliversEveryLineInOrder(t *testing.T) {
 	want := seq(n)
 	for run := 1; run <= 3; run++ {
 		t.Run(fmt.Sprint("run", run), func(t *testing.T) {
-			srv := serve(t, "-q")
+			srv := serve(t) // its log goes into a failure's message
 			sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-e", "demo", "-C", strconv.Itoa(n), "-W", "60s")
 			// sio-sub joins before anything is published.
 			srv.waitClients(t, 1)
 			code, _, stderr := runCmd(t, want, 3*time.Minute, "sio-pub", "--url", srv.URL, "-e", "demo")
 			if code != 0 {
-				t.Fatalf("sio-pub exit %d: %s", code, stderr)
+				t.Fatalf("sio-pub exit %d: %s\nsio-sub printed %d lines\nsio-serve log:\n%.3000s", code, stderr, sub.stdout.count(), srv.stderr.String())
 			}
 			if c := sub.wait(2 * time.Minute); c != 0 {
-				t.Fatalf("sio-sub exit %d: %s", c, sub.stderr.String())
+				t.Fatalf("sio-sub exit %d: %s\nsio-serve log:\n%.3000s", c, sub.stderr.String(), srv.stderr.String())
 			}
 			if got := sub.stdout.String(); got != string(want) {
 				t.Fatalf("sio-sub printed %d lines, not seq 1 %d in order (first difference at line %d)",
