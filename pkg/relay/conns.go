@@ -26,6 +26,7 @@ const hardQueueFactor = 16
 type connState struct {
 	joins   joins
 	written written
+	senders senders
 }
 
 // watchConn counts the bytes in and out of one connection and the

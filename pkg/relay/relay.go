@@ -142,6 +142,14 @@ func New(o Options) *Relay {
 	eopts.Assign(opts)
 	eopts.SetPath("/socket.io")
 	eio := engine.NewServer(eopts)
+	// Events go through the relay's passthrough, unless every broadcast
+	// must go through the library: to the adapter (other servers), or to
+	// be numbered for recovery.
+	var take func(string, []byte) bool
+	if o.Adapter == nil && o.Recover <= 0 {
+		take = r.passthrough
+	}
+	useOwnWebsocket(eio, take)
 	holdNewConnections(eio)
 	_ = eio.On("connection", func(args ...any) {
 		if c, ok := args[0].(engine.Socket); ok {
@@ -195,6 +203,9 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.closed.Load() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
+	}
+	if strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
+		w = &forgetAfterHijack{w}
 	}
 	r.handler.ServeHTTP(w, req)
 }
@@ -272,8 +283,16 @@ func (r *Relay) onConnection(args ...any) {
 	r.mu.Unlock()
 	r.connects.Inc()
 	r.log.Info("connect", "id", s.Id(), "nsp", nsp, "addr", s.Handshake().Address, "rooms", rooms, "recovered", s.Recovered())
+	var st *connState
+	if c, ok := r.conns.Load(s.Conn().Id()); ok {
+		st = c.(*connState)
+		st.senders.add(nsp, &sender{s, rooms})
+	}
 
 	_ = s.On("disconnect", func(args ...any) {
+		if st != nil {
+			st.senders.remove(nsp, s)
+		}
 		r.mu.Lock()
 		delete(r.sockets, s)
 		r.byNsp[label]--

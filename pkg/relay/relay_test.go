@@ -395,3 +395,104 @@ func TestRelayAcksAfterWritten(t *testing.T) {
 		}
 	}
 }
+
+// rawJoin is a raw client joined to the main namespace.
+func rawJoin(t *testing.T, base string) *websocket.Conn {
+	t.Helper()
+	ws := rawDial(t, websocket.DefaultDialer, base)
+	t.Cleanup(func() { _ = ws.Close() })
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "40{") {
+		t.Fatalf("connect answer %q, %v", m, err)
+	}
+	return ws
+}
+
+// A plain event reaches the others as its sender wrote it (the relay
+// passes it through; the library would have decoded and encoded it again:
+// a float64 for the big number, sorted keys, \u003c for <). Events that
+// ask for an ack take the library's way and keep their place among the
+// others; what is not valid JSON is not passed on.
+func TestRelayPassesEventsThrough(t *testing.T) {
+	r, base := server(t)
+	a, b, c := rawJoin(t, base), rawJoin(t, base), rawJoin(t, base)
+	for deadline := time.Now().Add(5 * time.Second); r.Clients() < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clients joined, want 3", r.Clients())
+		}
+	}
+	send := func(ws *websocket.Conn, m string) {
+		t.Helper()
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exact := `42["n",12345678901234567890,{"z":1,"a":"<&>"}]`
+	send(a, exact)
+	send(c, `42["n",]`) // not JSON: the library closes c's connection
+	var want []string
+	want = append(want, exact)
+	for i := 0; i < 100; i++ {
+		if i%2 == 0 {
+			send(a, `42["n",`+strconv.Itoa(i)+`]`)
+		} else {
+			send(a, `42`+strconv.Itoa(i)+`["n",`+strconv.Itoa(i)+`]`) // ack id i
+		}
+		want = append(want, `42["n",`+strconv.Itoa(i)+`]`)
+	}
+	_ = b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i, w := range want {
+		_, m, err := b.ReadMessage()
+		for err == nil && string(m) == "2" { // a ping
+			_ = b.WriteMessage(websocket.TextMessage, []byte("3"))
+			_, m, err = b.ReadMessage()
+		}
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if string(m) != w {
+			t.Fatalf("event %d: got %s, want %s", i, m, w)
+		}
+	}
+	_ = b.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, m, err := b.ReadMessage(); err == nil {
+		t.Fatalf("unexpected message %s", m)
+	}
+}
+
+// Events a client sent right before it closed its connection are all
+// relayed (sio-pub closes once the server has read everything, while
+// events may still wait on the sender's task queue).
+func TestRelayForwardsEventsOfAClosedSender(t *testing.T) {
+	r, base := server(t)
+	a, b := rawJoin(t, base), rawJoin(t, base)
+	for deadline := time.Now().Add(5 * time.Second); r.Clients() < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clients joined, want 2", r.Clients())
+		}
+	}
+	const n = 2000
+	for i := 0; i < n; i++ {
+		if err := a.WriteMessage(websocket.TextMessage, []byte(`42["n",`+strconv.Itoa(i)+`]`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = a.Close()
+	_ = b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := 0; i < n; i++ {
+		_, m, err := b.ReadMessage()
+		if err == nil && string(m) == "2" {
+			i--
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%d of %d events arrived: %v", i, n, err)
+		}
+		if want := `42["n",` + strconv.Itoa(i) + `]`; string(m) != want {
+			t.Fatalf("got %s, want %s", m, want)
+		}
+	}
+}

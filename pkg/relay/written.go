@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // written follows one connection's packets from queued to written: the
@@ -98,27 +97,11 @@ func (w *written) close() {
 // or to its whole namespace) was written to every client it went to.
 func (r *Relay) afterWritten(s *socket.Socket, rooms []socket.Room, fn func()) {
 	var targets []*written
-	add := func(to *socket.Socket) {
-		if to == s || !to.Connected() {
-			return
-		}
+	r.recipients(s, rooms, func(to *socket.Socket) {
 		if c, ok := r.conns.Load(to.Conn().Id()); ok {
 			targets = append(targets, &c.(*connState).written)
 		}
-	}
-	nsp := s.Nsp()
-	if len(rooms) > 0 {
-		for _, id := range nsp.Adapter().Sockets(types.NewSet(rooms...)).Keys() {
-			if to, ok := nsp.Sockets().Load(id); ok {
-				add(to)
-			}
-		}
-	} else {
-		nsp.Sockets().Range(func(_ socket.SocketId, to *socket.Socket) bool {
-			add(to)
-			return true
-		})
-	}
+	})
 	left := atomic.Int64{}
 	left.Store(int64(len(targets)) + 1)
 	one := func() {

@@ -1,0 +1,156 @@
+package relay
+
+import (
+	"bytes"
+	"encoding/json"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// sender is a client's socket in one namespace, as the relay forwards its
+// events.
+type sender struct {
+	s     *socket.Socket
+	rooms []socket.Room
+}
+
+// senders are a connection's sockets by namespace name.
+type senders struct {
+	mu    sync.RWMutex
+	byNsp map[string]*sender
+}
+
+func (ss *senders) add(nsp string, s *sender) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.byNsp == nil {
+		ss.byNsp = make(map[string]*sender)
+	}
+	ss.byNsp[nsp] = s
+}
+
+func (ss *senders) remove(nsp string, s *socket.Socket) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if cur := ss.byNsp[nsp]; cur != nil && cur.s == s {
+		delete(ss.byNsp, nsp)
+	}
+}
+
+func (ss *senders) get(nsp []byte) *sender {
+	ss.mu.RLock()
+	defer ss.mu.RUnlock()
+	return ss.byNsp[string(nsp)]
+}
+
+// passthrough relays a plain event (no ack asked for, no binary) as its
+// sender encoded it: the message's bytes are the frame every recipient
+// gets. The library would decode the arguments into maps, run its
+// listeners, encode them again and queue a task nobody listens to, which
+// was most of the relay's work per event. It reports whether it took the
+// message; what it does not take (acks, binary, a name the relay drops,
+// a socket still joining, anything unusual) goes to the library as before.
+//
+// The event is forwarded on the sender's own task queue, where the library
+// puts the events it decodes, so events keep their order whichever way
+// they go.
+func (r *Relay) passthrough(sid string, msg []byte) bool {
+	nsp, name, ok := plainEvent(msg)
+	if !ok || reserved[string(name)] {
+		return false
+	}
+	c, ok := r.conns.Load(sid)
+	if !ok {
+		return false
+	}
+	from := c.(*connState).senders.get(nsp)
+	if from == nil {
+		return false
+	}
+	r.bytesIn.Add(len(msg))
+	from.s.Enqueue(func() { r.forward(from, msg) })
+	return true
+}
+
+// forward writes the Engine.IO message msg, an event from one client, to
+// the other clients of its namespace or rooms.
+//
+// The sender may have disconnected since it sent the event (sio-pub does,
+// once the server has read everything): its events are relayed all the
+// same, as the library relays the ones it decoded.
+func (r *Relay) forward(from *sender, msg []byte) {
+	r.events.Inc()
+	opts := &socket.WriteOptions{PreEncoded: true}
+	opts.WsPreEncodedFrame = types.NewStringBuffer(msg)
+	// The Socket.IO packet, for transports that frame it themselves
+	// (polling); the library copies it for each recipient.
+	packets := []types.BufferInterface{types.NewStringBuffer(msg[1:])}
+	r.recipients(from.s, from.rooms, func(to *socket.Socket) {
+		to.Client().WriteToEngine(packets, opts)
+	})
+}
+
+// recipients calls fn for each client an event from s goes to: the other
+// members of its rooms when it has any, else of its namespace.
+func (r *Relay) recipients(s *socket.Socket, rooms []socket.Room, fn func(*socket.Socket)) {
+	nsp := s.Nsp()
+	each := func(to *socket.Socket) {
+		if to != s && to.Connected() {
+			fn(to)
+		}
+	}
+	if len(rooms) > 0 {
+		for _, id := range nsp.Adapter().Sockets(types.NewSet(rooms...)).Keys() {
+			if to, ok := nsp.Sockets().Load(id); ok {
+				each(to)
+			}
+		}
+		return
+	}
+	nsp.Sockets().Range(func(_ socket.SocketId, to *socket.Socket) bool {
+		each(to)
+		return true
+	})
+}
+
+// plainEvent parses an Engine.IO message that carries a Socket.IO EVENT
+// packet with no ack id: "4" "2" ["/" NSP ","] JSON-ARRAY, whose first
+// element is a string without escapes, the event's name. The array must
+// be valid JSON in valid UTF-8: a recipient's client would fail on
+// anything else.
+func plainEvent(msg []byte) (nsp, name []byte, ok bool) {
+	if len(msg) < 4 || msg[0] != '4' || msg[1] != '2' {
+		return nil, nil, false
+	}
+	b := msg[2:]
+	nsp = mainNsp
+	if b[0] == '/' {
+		i := bytes.IndexByte(b, ',')
+		if i <= 1 { // no comma, or "/," (the main namespace, spelled out)
+			return nil, nil, false
+		}
+		nsp, b = b[:i], b[i+1:]
+	}
+	if len(b) == 0 || b[0] != '[' { // an ack id, or not an array
+		return nil, nil, false
+	}
+	n := bytes.TrimLeft(b[1:], " \t\r\n")
+	if len(n) == 0 || n[0] != '"' {
+		return nil, nil, false
+	}
+	end := bytes.IndexAny(n[1:], "\"\\")
+	if end < 0 || n[1+end] != '"' {
+		return nil, nil, false
+	}
+	// Text frames must be UTF-8 (a browser closes its connection on one
+	// that is not); the library's decoding mends what is not.
+	if !utf8.Valid(b) || !json.Valid(b) {
+		return nil, nil, false
+	}
+	return nsp, n[1 : 1+end], true
+}
+
+var mainNsp = []byte("/")

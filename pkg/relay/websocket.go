@@ -1,0 +1,347 @@
+package relay
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	ws "github.com/gorilla/websocket"
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// useOwnWebsocket makes eio's websocket connections use wsTransport.
+// take, when not nil, is offered each text message first (see wsTransport).
+func useOwnWebsocket(eio engine.Server, take func(sid string, msg []byte) bool) {
+	eio.TransportsByName()[transports.WEBSOCKET] = wsCtor{&transports.WebSocketBuilder{}, take}
+}
+
+// wsCtor builds wsTransports; it is the library's websocket builder in all
+// else.
+type wsCtor struct {
+	*transports.WebSocketBuilder
+	take func(sid string, msg []byte) bool
+}
+
+func (c wsCtor) New(ctx *types.HttpContext) transports.Transport {
+	w := &wsTransport{Transport: transports.MakeTransport(), take: c.take}
+	w.Prototype(w)
+	w.Construct(ctx)
+	return w
+}
+
+// closeWait is how long closing a connection waits for a write in
+// progress (a client that stopped reading does not hold it longer).
+const closeWait = time.Second
+
+// maxCopy is the largest payload copied into a batch's buffer; a larger
+// one is written from where it lies.
+const maxCopy = 16 << 10
+
+// wsTransport is the relay's Engine.IO websocket transport. It replaces
+// the library's, which writes each packet with a write(2) of its own from
+// a goroutine and a task queue that every connection keeps for its whole
+// life (LIBRARY-NOTES S6: a 1,024-slot queue and a goroutine per idle
+// connection). Here the packets the engine hands over at once are framed
+// into one buffer and written with one system call, by a goroutine that
+// exists only while there is something to write.
+//
+// A text message that take accepts does not go to the engine: the relay
+// handled it (relay.passthrough).
+//
+// The engine's protocol is kept: Send makes the transport unwritable, and
+// when the batch is written it emits "drain", becomes writable and emits
+// "ready" (the engine then hands over what it queued meanwhile).
+type wsTransport struct {
+	transports.Transport
+
+	conn *types.WebSocketConn
+	raw  net.Conn
+	idle time.Duration
+	take func(sid string, msg []byte) bool
+
+	mu      sync.Mutex
+	next    []*packet.Packet // handed over, not yet taken by the writer
+	active  bool             // a writer goroutine runs
+	closing bool             // DoClose was called
+	closed  bool             // the connection is closed
+
+	wmu sync.Mutex // one frame writer at a time: batches, pongs, close replies
+}
+
+func (w *wsTransport) Construct(ctx *types.HttpContext) {
+	w.Transport.Construct(ctx)
+	w.conn = ctx.Websocket
+	w.raw = w.conn.NetConn()
+	w.idle = ctx.IdleTimeout
+	// gorilla answers pings and close frames by writing itself; those
+	// writes must not cut into a batch.
+	w.conn.SetPingHandler(func(data string) error {
+		return w.writeControl(ws.PongMessage, []byte(data))
+	})
+	w.conn.SetCloseHandler(func(code int, _ string) error {
+		msg := []byte{}
+		if code != ws.CloseNoStatusReceived {
+			msg = ws.FormatCloseMessage(code, "")
+		}
+		return w.writeControl(ws.CloseMessage, msg)
+	})
+	_ = w.conn.Once("close", func(...any) {
+		w.mu.Lock()
+		w.closed = true
+		w.next = nil
+		w.mu.Unlock()
+		w.OnClose()
+	})
+	go w.read()
+	w.SetWritable(true)
+}
+
+func (w *wsTransport) Name() string          { return transports.WEBSOCKET }
+func (w *wsTransport) HandlesUpgrades() bool { return true }
+
+// read hands each message to the engine until the connection fails.
+func (w *wsTransport) read() {
+	defer w.conn.Close()
+	for {
+		if w.idle > 0 {
+			_ = w.conn.SetReadDeadline(time.Now().Add(w.idle))
+		}
+		mt, r, err := w.conn.NextReader()
+		if err != nil {
+			var ce *ws.CloseError
+			if !errors.As(err, &ce) && !errors.Is(err, net.ErrClosed) {
+				w.OnError("websocket error", err)
+			}
+			return
+		}
+		if mt != ws.TextMessage && mt != ws.BinaryMessage {
+			continue
+		}
+		data, err := readMessage(r)
+		if err != nil {
+			w.OnError("websocket error", err)
+			return
+		}
+		if mt == ws.TextMessage && w.take != nil && w.take(w.Sid(), data) {
+			continue
+		}
+		var buf types.BufferInterface
+		if mt == ws.TextMessage {
+			buf = types.NewStringBuffer(data)
+		} else {
+			buf = types.NewBytesBuffer(data)
+		}
+		w.OnData(buf)
+	}
+}
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// readMessage reads a message into a slice of its own size (the library's
+// buffers start reading at 512 bytes and grow by doubling: most of the
+// reading side's allocations, for messages of a hundred bytes).
+func readMessage(r io.Reader) ([]byte, error) {
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+	}
+	return append([]byte(nil), b...), nil
+}
+
+// Send takes the packets the engine flushes; they are written in order.
+func (w *wsTransport) Send(packets []*packet.Packet) {
+	w.SetWritable(false)
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.next = append(w.next, packets...)
+	start := !w.active
+	w.active = true
+	w.mu.Unlock()
+	if start {
+		go w.writeLoop()
+	}
+}
+
+// writeLoop writes what was handed over until nothing is left.
+func (w *wsTransport) writeLoop() {
+	for {
+		w.mu.Lock()
+		batch := w.next
+		w.next = nil
+		if len(batch) == 0 || w.closed {
+			w.active = false
+			closing := w.closing
+			w.mu.Unlock()
+			if closing {
+				_ = w.conn.Close()
+			}
+			return
+		}
+		w.mu.Unlock()
+		if err := w.writeBatch(batch); err != nil {
+			w.mu.Lock()
+			w.active = false
+			w.mu.Unlock()
+			if !errors.Is(err, net.ErrClosed) {
+				w.OnError("websocket error", err)
+			}
+			_ = w.conn.Close()
+			return
+		}
+		w.Emit("drain")
+		w.SetWritable(true)
+		w.Emit("ready") // the engine may hand over more: Send appends to next
+	}
+}
+
+var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+// writeBatch frames packets into websocket messages and writes them,
+// small ones copied into one buffer, large ones from where they lie.
+func (w *wsTransport) writeBatch(packets []*packet.Packet) error {
+	bp := batchBufs.Get().(*[]byte)
+	defer batchBufs.Put(bp)
+	buf := (*bp)[:0]
+	var vec net.Buffers
+	for _, p := range packets {
+		payload, text, err := w.encode(p)
+		if err != nil {
+			return err
+		}
+		buf = appendHeader(buf, text, len(payload))
+		if len(payload) <= maxCopy {
+			buf = append(buf, payload...)
+			continue
+		}
+		vec = append(vec, buf, payload)
+		buf = buf[len(buf):len(buf):len(buf)] // what follows goes elsewhere
+	}
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if vec == nil {
+		if cap(buf) <= 1<<20 {
+			*bp = buf[:0] // keep what it grew to
+		}
+		_, err := w.raw.Write(buf)
+		return err
+	}
+	if len(buf) > 0 {
+		vec = append(vec, buf)
+	}
+	_, err := vec.WriteTo(w.raw)
+	return err
+}
+
+// encode returns a packet's websocket payload and whether it is text.
+// A broadcast comes with its frame encoded once for all recipients.
+func (w *wsTransport) encode(p *packet.Packet) ([]byte, bool, error) {
+	if p.Options != nil && p.Options.WsPreEncodedFrame != nil {
+		f := p.Options.WsPreEncodedFrame
+		_, text := f.(*types.StringBuffer)
+		return f.Bytes(), text, nil
+	}
+	data, err := w.Parser().EncodePacket(p, w.SupportsBinary())
+	if err != nil {
+		return nil, false, err
+	}
+	_, text := data.(*types.StringBuffer)
+	return data.Bytes(), text, nil
+}
+
+// appendHeader appends a server's (unmasked) frame header for a whole
+// message of n bytes.
+func appendHeader(b []byte, text bool, n int) []byte {
+	op := byte(0x82) // FIN, binary
+	if text {
+		op = 0x81
+	}
+	switch {
+	case n < 126:
+		return append(b, op, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, op, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, op, 127), uint64(n))
+	}
+}
+
+// writeControl writes a control frame (payload at most 125 bytes).
+func (w *wsTransport) writeControl(op int, data []byte) error {
+	f := append([]byte{0x80 | byte(op), byte(len(data))}, data...)
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	_ = w.raw.SetWriteDeadline(time.Now().Add(closeWait))
+	_, err := w.raw.Write(f)
+	_ = w.raw.SetWriteDeadline(time.Time{})
+	return err
+}
+
+// DoClose closes the connection once a write in progress is done, or
+// after closeWait.
+func (w *wsTransport) DoClose(fn types.Callable) {
+	w.mu.Lock()
+	w.closing = true
+	active := w.active
+	w.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+	if !active {
+		_ = w.conn.Close()
+		return
+	}
+	time.AfterFunc(closeWait, func() { _ = w.conn.Close() })
+}
+
+// forgetAfterHijack is the response writer of a websocket upgrade. The
+// library keeps the request's context, and with it the response writer,
+// for the connection's whole life; net/http's response keeps the
+// connection's 4 KB read and write buffers, which gorilla does not use.
+// Forgetting the response once the connection is hijacked lets them go
+// (8 KB per idle connection).
+type forgetAfterHijack struct{ http.ResponseWriter }
+
+func (f *forgetAfterHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := f.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("relay: the response cannot be hijacked")
+	}
+	c, rw, err := h.Hijack()
+	if err == nil {
+		f.ResponseWriter = hijacked{}
+	}
+	return c, rw, err
+}
+
+// hijacked is what a response is once its connection was taken over.
+type hijacked struct{}
+
+func (hijacked) Header() http.Header       { return http.Header{} }
+func (hijacked) Write([]byte) (int, error) { return 0, http.ErrHijacked }
+func (hijacked) WriteHeader(int)           {}
