@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -494,5 +495,37 @@ func TestRelayForwardsEventsOfAClosedSender(t *testing.T) {
 		if want := `42["n",` + strconv.Itoa(i) + `]`; string(m) != want {
 			t.Fatalf("got %s, want %s", m, want)
 		}
+	}
+}
+
+// The relay's websocket transport answers a websocket ping with a pong
+// and a close frame with a close frame, between whole messages.
+func TestRelayAnswersPingAndClose(t *testing.T) {
+	_, base := server(t)
+	ws := rawJoin(t, base)
+	pong := make(chan string, 1)
+	ws.SetPongHandler(func(s string) error { pong <- s; return nil })
+	if err := ws.WriteControl(websocket.PingMessage, []byte("p1"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var err error
+	for err == nil {
+		_, _, err = ws.ReadMessage()
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
+		t.Fatalf("after a close frame: %v, want the server's close frame (1000)", err)
+	}
+	select {
+	case p := <-pong:
+		if p != "p1" {
+			t.Fatalf("pong %q, want p1", p)
+		}
+	default:
+		t.Fatal("no pong")
 	}
 }
