@@ -412,6 +412,16 @@ func rawJoin(t *testing.T, base string) *websocket.Conn {
 	return ws
 }
 
+// waitClients waits until n clients have joined r.
+func waitClients(t *testing.T, r *relay.Relay, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); r.Clients() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clients joined, want %d", r.Clients(), n)
+		}
+	}
+}
+
 // A plain event reaches the others as its sender wrote it (the relay
 // passes it through; the library would have decoded and encoded it again:
 // a float64 for the big number, sorted keys, \u003c for <). Events that
@@ -420,11 +430,7 @@ func rawJoin(t *testing.T, base string) *websocket.Conn {
 func TestRelayPassesEventsThrough(t *testing.T) {
 	r, base := server(t)
 	a, b, c := rawJoin(t, base), rawJoin(t, base), rawJoin(t, base)
-	for deadline := time.Now().Add(5 * time.Second); r.Clients() < 3; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d clients joined, want 3", r.Clients())
-		}
-	}
+	waitClients(t, r, 3)
 	send := func(ws *websocket.Conn, m string) {
 		t.Helper()
 		if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
@@ -470,11 +476,7 @@ func TestRelayPassesEventsThrough(t *testing.T) {
 func TestRelayForwardsEventsOfAClosedSender(t *testing.T) {
 	r, base := server(t)
 	a, b := rawJoin(t, base), rawJoin(t, base)
-	for deadline := time.Now().Add(5 * time.Second); r.Clients() < 2; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d clients joined, want 2", r.Clients())
-		}
-	}
+	waitClients(t, r, 2)
 	const n = 2000
 	for i := 0; i < n; i++ {
 		if err := a.WriteMessage(websocket.TextMessage, []byte(`42["n",`+strconv.Itoa(i)+`]`)); err != nil {
