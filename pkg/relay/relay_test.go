@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -529,5 +530,56 @@ func TestRelayAnswersPingAndClose(t *testing.T) {
 		}
 	default:
 		t.Fatal("no pong")
+	}
+}
+
+// A client on HTTP long-polling gets passed-through events too (the
+// polling transport frames the Socket.IO packet itself).
+func TestRelayPassesEventsToPollingClients(t *testing.T) {
+	r, base := server(t)
+	poll := base + "/socket.io/?EIO=4&transport=polling"
+	get := func(url string) string {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		return b.String()
+	}
+	open := get(poll)
+	var hs struct{ Sid string }
+	if !strings.HasPrefix(open, "0") || json.Unmarshal([]byte(open[1:]), &hs) != nil || hs.Sid == "" {
+		t.Fatalf("polling handshake: %q", open)
+	}
+	poll += "&sid=" + hs.Sid
+	resp, err := http.Post(poll, "text/plain", strings.NewReader("40"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := get(poll); !strings.HasPrefix(got, "40{") {
+		t.Fatalf("polling connect answer %q", got)
+	}
+	a := rawJoin(t, base)
+	waitClients(t, r, 2)
+	sent := []string{`42["n",1,{"z":1,"a":2}]`, `42["n",2]`}
+	for _, m := range sent {
+		if err := a.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); len(got) < len(sent) && time.Now().Before(deadline); {
+		for _, p := range strings.Split(get(poll), "\x1e") {
+			if strings.HasPrefix(p, "42") {
+				got = append(got, p)
+			}
+		}
+	}
+	if !reflect.DeepEqual(got, sent) {
+		t.Fatalf("the polling client got %q, want %q", got, sent)
 	}
 }
