@@ -583,3 +583,51 @@ func TestRelayPassesEventsToPollingClients(t *testing.T) {
 		t.Fatalf("the polling client got %q, want %q", got, sent)
 	}
 }
+
+// A client that starts on long-polling and upgrades to websocket, as
+// browsers and Node clients do by default, gets its plain events passed
+// through too (keys in its own order).
+func TestRelayPassesThroughAfterUpgrade(t *testing.T) {
+	r, base := server(t)
+	b := rawJoin(t, base)
+	poll := base + "/socket.io/?EIO=4&transport=polling"
+	resp, err := http.Get(poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var hs struct{ Sid string }
+	if !strings.HasPrefix(string(body), "0") || json.Unmarshal(body[1:], &hs) != nil || hs.Sid == "" {
+		t.Fatalf("polling handshake: %q", body)
+	}
+	resp, err = http.Post(poll+"&sid="+hs.Sid, "text/plain", strings.NewReader("40"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitClients(t, r, 2)
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket&sid="+hs.Sid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("2probe")); err != nil {
+		t.Fatal(err)
+	}
+	if _, m, err := ws.ReadMessage(); err != nil || string(m) != "3probe" {
+		t.Fatalf("probe answer %q, %v", m, err)
+	}
+	const ev = `42["n",{"z":1,"a":2}]`
+	for _, m := range []string{"5", ev} {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, m, err := b.ReadMessage()
+	if err != nil || string(m) != ev {
+		t.Fatalf("got %s (%v), want %s", m, err, ev)
+	}
+}

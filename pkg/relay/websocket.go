@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ws "github.com/gorilla/websocket"
@@ -66,6 +67,7 @@ type wsTransport struct {
 	raw  net.Conn
 	idle time.Duration
 	take func(sid string, msg []byte) bool
+	sid  atomic.Pointer[string] // read by the reader, set by the engine
 
 	mu      sync.Mutex
 	next    []*packet.Packet // handed over, not yet taken by the writer
@@ -81,6 +83,12 @@ func (w *wsTransport) Construct(ctx *types.HttpContext) {
 	w.conn = ctx.Websocket
 	w.raw = w.conn.NetConn()
 	w.idle = ctx.IdleTimeout
+	// The engine names only a connection's first transport (after this);
+	// an upgrade from long-polling, where browsers and Node clients
+	// start, carries the connection's id in its query.
+	if sid, ok := ctx.Query().Get("sid"); ok {
+		w.SetSid(sid)
+	}
 	// gorilla answers pings and close frames by writing itself; those
 	// writes must not cut into a batch.
 	w.conn.SetPingHandler(func(data string) error {
@@ -102,6 +110,15 @@ func (w *wsTransport) Construct(ctx *types.HttpContext) {
 	})
 	go w.read()
 	w.SetWritable(true)
+}
+
+func (w *wsTransport) SetSid(sid string) { w.sid.Store(&sid) }
+
+func (w *wsTransport) Sid() string {
+	if p := w.sid.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 func (w *wsTransport) Name() string          { return transports.WEBSOCKET }
