@@ -533,23 +533,24 @@ func TestRelayAnswersPingAndClose(t *testing.T) {
 	}
 }
 
-// A client on HTTP long-polling gets passed-through events too (the
-// polling transport frames the Socket.IO packet itself).
-func TestRelayPassesEventsToPollingClients(t *testing.T) {
-	r, base := server(t)
-	poll := base + "/socket.io/?EIO=4&transport=polling"
-	get := func(url string) string {
-		t.Helper()
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b strings.Builder
-		_, _ = io.Copy(&b, resp.Body)
-		return b.String()
+// httpGet returns the body of a GET.
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
 	}
-	open := get(poll)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// pollJoin opens a long-polling connection and sends it a CONNECT to the
+// main namespace; it returns the connection's polling URL.
+func pollJoin(t *testing.T, base string) string {
+	t.Helper()
+	poll := base + "/socket.io/?EIO=4&transport=polling"
+	open := httpGet(t, poll)
 	var hs struct{ Sid string }
 	if !strings.HasPrefix(open, "0") || json.Unmarshal([]byte(open[1:]), &hs) != nil || hs.Sid == "" {
 		t.Fatalf("polling handshake: %q", open)
@@ -560,7 +561,15 @@ func TestRelayPassesEventsToPollingClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if got := get(poll); !strings.HasPrefix(got, "40{") {
+	return poll
+}
+
+// A client on HTTP long-polling gets passed-through events too (the
+// polling transport frames the Socket.IO packet itself).
+func TestRelayPassesEventsToPollingClients(t *testing.T) {
+	r, base := server(t)
+	poll := pollJoin(t, base)
+	if got := httpGet(t, poll); !strings.HasPrefix(got, "40{") {
 		t.Fatalf("polling connect answer %q", got)
 	}
 	a := rawJoin(t, base)
@@ -573,7 +582,7 @@ func TestRelayPassesEventsToPollingClients(t *testing.T) {
 	}
 	var got []string
 	for deadline := time.Now().Add(10 * time.Second); len(got) < len(sent) && time.Now().Before(deadline); {
-		for _, p := range strings.Split(get(poll), "\x1e") {
+		for _, p := range strings.Split(httpGet(t, poll), "\x1e") {
 			if strings.HasPrefix(p, "42") {
 				got = append(got, p)
 			}
@@ -590,24 +599,9 @@ func TestRelayPassesEventsToPollingClients(t *testing.T) {
 func TestRelayPassesThroughAfterUpgrade(t *testing.T) {
 	r, base := server(t)
 	b := rawJoin(t, base)
-	poll := base + "/socket.io/?EIO=4&transport=polling"
-	resp, err := http.Get(poll)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var hs struct{ Sid string }
-	if !strings.HasPrefix(string(body), "0") || json.Unmarshal(body[1:], &hs) != nil || hs.Sid == "" {
-		t.Fatalf("polling handshake: %q", body)
-	}
-	resp, err = http.Post(poll+"&sid="+hs.Sid, "text/plain", strings.NewReader("40"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	poll := pollJoin(t, base)
 	waitClients(t, r, 2)
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket&sid="+hs.Sid, nil)
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(strings.Replace(poll, "transport=polling", "transport=websocket", 1), "http"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
