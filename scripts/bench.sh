@@ -117,6 +117,17 @@ start_server() {
 
 want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
 
+# measure SERVER RUN TITLE KIND -- generator arguments: one measured run,
+# its JSON line appended to the results.
+measure() {
+	local server=$1 run=$2 title=$3 kind=$4
+	shift 5
+	log "$title: $server, run $run/$runs"
+	"$load" "$@" -label "scenario=$title" -label "kind=$kind" -label "server=$server" \
+		-label "run=$run" -label "time=$stamp" >>"$results" ||
+		log "$title: $server run $run failed"
+}
+
 # scenario ID KIND TITLE WARM -- generator arguments
 # With WARM > 0 both servers are started once, warmed up with a run of WARM
 # events (not counted: Node's JIT and Go's heap settle), then measured RUNS
@@ -144,11 +155,7 @@ scenario() {
 				pid[$server]=$srv_pid
 			fi
 			[ -n "${url[$server]:-}" ] || continue
-			log "$title: $server, run $run/$runs"
-			"$load" "$@" -url "${url[$server]}" -pid "${pid[$server]}" \
-				-label "scenario=$title" -label "kind=$kind" -label "server=$server" \
-				-label "run=$run" -label "time=$stamp" >>"$results" ||
-				log "$title: $server run $run failed"
+			measure "$server" "$run" "$title" "$kind" -- "$@" -url "${url[$server]}" -pid "${pid[$server]}"
 			if [ "$warm" -eq 0 ]; then
 				stop "${pid[$server]}"
 				unset "url[$server]" "pid[$server]"
@@ -198,11 +205,8 @@ if want 6; then
 				a_pid=$srv_pid a_url=$srv_url
 				start_server "$server" --redis "redis://127.0.0.1:$redis_port/0" || { stop "$a_pid"; continue; }
 				b_pid=$srv_pid b_url=$srv_url
-				log "$title: $server, run $run/$runs"
-				"$load" flow -pubs 10 -subs 10 -events "$n2" -window 1000 -url "$a_url" -sub-url "$b_url" -pid "$a_pid" \
-					-label "scenario=$title" -label "kind=flow" -label "server=$server" \
-					-label "run=$run" -label "time=$stamp" >>"$results" ||
-					log "$title: $server run $run failed"
+				measure "$server" "$run" "$title" flow -- \
+					flow -pubs 10 -subs 10 -events "$n2" -window 1000 -url "$a_url" -sub-url "$b_url" -pid "$a_pid"
 				stop "$a_pid"
 				stop "$b_pid"
 			done

@@ -64,24 +64,20 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 		}
 	})
 	_ = conn.On("packet", func(args ...any) {
-		r.bytesIn.Add(int(packetSize(args)))
-		if len(args) > 0 {
-			p, _ := args[0].(*packet.Packet)
-			j.received(p)
-		}
+		p := firstPacket(args)
+		r.bytesIn.Add(int(size(p)))
+		j.received(p)
 	})
 	_ = conn.On("packetCreate", func(args ...any) {
-		if len(args) > 0 {
-			p, _ := args[0].(*packet.Packet)
-			j.sent(p)
-		}
+		p := firstPacket(args)
+		j.sent(p)
 		w.queued()
-		size := packetSize(args)
-		r.bytesOut.Add(int(size))
-		if p, _ := args[0].(*packet.Packet); p != nil && p.Type == packet.MESSAGE {
+		sz := size(p)
+		r.bytesOut.Add(int(sz))
+		if p != nil && p.Type == packet.MESSAGE {
 			r.sent.Inc()
 		}
-		n := queued.Add(size)
+		n := queued.Add(sz)
 		if n <= max {
 			return
 		}
@@ -113,12 +109,13 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 	})
 }
 
-func packetSize(args []any) int64 {
+// firstPacket is the packet an engine event is about, or nil.
+func firstPacket(args []any) *packet.Packet {
 	if len(args) == 0 {
-		return 0
+		return nil
 	}
 	p, _ := args[0].(*packet.Packet)
-	return size(p)
+	return p
 }
 
 // size is a packet's payload size, or 1 KB when the payload does not say.

@@ -73,7 +73,15 @@ func (j *joins) set(nsp string, ch chan struct{}) {
 }
 
 // sent looks at a packet for the client: a CONNECT_ERROR ends a join.
+// It runs for every packet to every client: only a CONNECT_ERROR is
+// parsed.
 func (j *joins) sent(p *packet.Packet) {
+	if p == nil || p.Type != packet.MESSAGE {
+		return
+	}
+	if s, ok := p.Data.(*types.StringBuffer); !ok || s == nil || s.Buffer == nil || s.Len() == 0 || s.Bytes()[0] != '4' {
+		return
+	}
 	if typ, nsp, ok := socketPacket(p); ok && typ == '4' {
 		j.done(nsp)
 	}

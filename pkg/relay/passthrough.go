@@ -11,10 +11,19 @@ import (
 )
 
 // sender is a client's socket in one namespace, as the relay forwards its
-// events.
+// events: to its rooms when it has any, else to its whole namespace.
 type sender struct {
-	s     *socket.Socket
-	rooms []socket.Room
+	s       *socket.Socket
+	rooms   []socket.Room
+	roomSet *types.Set[socket.Room] // rooms, as the adapter takes them; nil without
+}
+
+func newSender(s *socket.Socket, rooms []socket.Room) *sender {
+	from := &sender{s: s, rooms: rooms}
+	if len(rooms) > 0 {
+		from.roomSet = types.NewSet(rooms...)
+	}
+	return from
 }
 
 // senders are a connection's sockets by namespace name.
@@ -88,22 +97,23 @@ func (r *Relay) forward(from *sender, msg []byte) {
 	// The Socket.IO packet, for transports that frame it themselves
 	// (polling); the library copies it for each recipient.
 	packets := []types.BufferInterface{types.NewStringBuffer(msg[1:])}
-	r.recipients(from.s, from.rooms, func(to *socket.Socket) {
+	r.recipients(from, func(to *socket.Socket) {
 		to.Client().WriteToEngine(packets, opts)
 	})
 }
 
-// recipients calls fn for each client an event from s goes to: the other
-// members of its rooms when it has any, else of its namespace.
-func (r *Relay) recipients(s *socket.Socket, rooms []socket.Room, fn func(*socket.Socket)) {
+// recipients calls fn for each client an event from a sender goes to: the
+// other members of its rooms when it has any, else of its namespace.
+func (r *Relay) recipients(from *sender, fn func(*socket.Socket)) {
+	s := from.s
 	nsp := s.Nsp()
 	each := func(to *socket.Socket) {
 		if to != s && to.Connected() {
 			fn(to)
 		}
 	}
-	if len(rooms) > 0 {
-		for _, id := range nsp.Adapter().Sockets(types.NewSet(rooms...)).Keys() {
+	if from.roomSet != nil {
+		for _, id := range nsp.Adapter().Sockets(from.roomSet).Keys() {
 			if to, ok := nsp.Sockets().Load(id); ok {
 				each(to)
 			}

@@ -283,10 +283,11 @@ func (r *Relay) onConnection(args ...any) {
 	r.mu.Unlock()
 	r.connects.Inc()
 	r.log.Info("connect", "id", s.Id(), "nsp", nsp, "addr", s.Handshake().Address, "rooms", rooms, "recovered", s.Recovered())
+	from := newSender(s, rooms)
 	var st *connState
 	if c, ok := r.conns.Load(s.Conn().Id()); ok {
 		st = c.(*connState)
-		st.senders.add(nsp, &sender{s, rooms})
+		st.senders.add(nsp, from)
 	}
 
 	_ = s.On("disconnect", func(args ...any) {
@@ -302,14 +303,15 @@ func (r *Relay) onConnection(args ...any) {
 		r.metrics.GetOrCreateCounter(`sio_disconnections_total{reason="` + reason + `"}`).Inc()
 		r.log.Info("disconnect", "id", s.Id(), "nsp", nsp, "reason", reason)
 	})
-	s.OnAny(func(args ...any) { r.relay(s, rooms, args) })
+	s.OnAny(func(args ...any) { r.relay(from, args) })
 }
 
 // relay re-broadcasts one event: to the sender's rooms when it has any,
 // else to its whole namespace, never to the sender. An ack the sender asked
 // for is answered here, after the event was handed to every recipient
 // (passing it on to Emit would answer at once with [], LIBRARY-NOTES S5).
-func (r *Relay) relay(s *socket.Socket, rooms []socket.Room, args []any) {
+func (r *Relay) relay(from *sender, args []any) {
+	s := from.s
 	if len(args) == 0 {
 		return
 	}
@@ -331,8 +333,8 @@ func (r *Relay) relay(s *socket.Socket, rooms []socket.Room, args []any) {
 	}
 	r.events.Inc()
 	op := s.Broadcast()
-	if len(rooms) > 0 {
-		op = op.To(rooms...)
+	if len(from.rooms) > 0 {
+		op = op.To(from.rooms...)
 	}
 	if err := op.Emit(ev, args[1:]...); err != nil {
 		r.dropped.Inc()
@@ -340,7 +342,7 @@ func (r *Relay) relay(s *socket.Socket, rooms []socket.Room, args []any) {
 		return
 	}
 	if ack != nil {
-		r.afterWritten(s, rooms, func() { ack(nil, nil) })
+		r.afterWritten(from, func() { ack(nil, nil) })
 	}
 }
 

@@ -93,11 +93,11 @@ func (w *written) close() {
 	}
 }
 
-// afterWritten calls fn once the event just broadcast from s (to rooms,
+// afterWritten calls fn once the event just broadcast from a sender (to rooms,
 // or to its whole namespace) was written to every client it went to.
-func (r *Relay) afterWritten(s *socket.Socket, rooms []socket.Room, fn func()) {
+func (r *Relay) afterWritten(from *sender, fn func()) {
 	var targets []*written
-	r.recipients(s, rooms, func(to *socket.Socket) {
+	r.recipients(from, func(to *socket.Socket) {
 		if c, ok := r.conns.Load(to.Conn().Id()); ok {
 			targets = append(targets, &c.(*connState).written)
 		}
