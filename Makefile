@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 GOFLAGS ?=
 
-.PHONY: all assets build screenshot peers test race lint bench demo clean
+.PHONY: all assets build screenshot peers test race lint bench soak demo clean
 
 all: build
 
@@ -50,6 +50,11 @@ lint: assets
 
 bench: build
 	scripts/bench.sh
+
+# The soak and fault harness (internal/cmd/sio-soak) for SOAK_DURATION
+# (default 10m); arguments for it in SOAK_ARGS.
+soak: build
+	scripts/soak.sh $(SOAK_ARGS)
 
 # docs/viewer.png, the README's screenshot, from the viewer's browser test.
 screenshot: assets
