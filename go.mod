@@ -9,8 +9,6 @@ require (
 	github.com/redis/go-redis/v9 v9.7.3
 	github.com/rogpeppe/go-internal v1.14.1
 	github.com/vmihailenco/msgpack/v5 v5.4.1
-	github.com/zishang520/socket.io/clients/engine/v3 v3.0.4
-	github.com/zishang520/socket.io/clients/socket/v3 v3.0.4
 	github.com/zishang520/socket.io/parsers/engine/v3 v3.0.4
 	github.com/zishang520/socket.io/parsers/socket/v3 v3.0.4
 	github.com/zishang520/socket.io/servers/engine/v3 v3.0.4
@@ -38,5 +36,4 @@ require (
 	golang.org/x/sys v0.46.0 // indirect
 	golang.org/x/text v0.38.0 // indirect
 	golang.org/x/tools v0.45.0 // indirect
-	resty.dev/v3 v3.0.0-rc.1 // indirect
 )

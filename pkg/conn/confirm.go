@@ -1,11 +1,24 @@
 package conn
 
 import (
+	"context"
 	"fmt"
-	"strings"
-
-	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
+	"time"
 )
+
+// FlushNamespace is the namespace Confirm asks to join. sio-serve and
+// servers without it refuse; a server that accepts every namespace joins
+// it, and Confirm leaves it again at once. Either answer will do.
+const FlushNamespace = "/_sio_flush"
+
+func isFlushNsp(nsp string) bool { return nsp == FlushNamespace || nsp == FlushNamespace+"2" }
+
+func flushNsp(n int) string {
+	if n%2 == 0 {
+		return FlushNamespace + "2"
+	}
+	return FlushNamespace
+}
 
 // Confirm asks the server to confirm that it has read everything sent
 // before, and calls done(true) when it did, or done(false) when the
@@ -22,84 +35,71 @@ func (c *Conn) Confirm(done func(ok bool)) {
 		return
 	}
 	c.waiting = append(c.waiting, done)
-	c.sendFlushLocked()
+	l, req := c.nextFlushLocked()
 	c.mu.Unlock()
+	if req != nil {
+		_ = l.writePacket(req, nil)
+	}
 }
 
-// sendFlushLocked sends one request for the waiting Confirms unless one is
-// on the wire: a Node server closes the connection on a CONNECT to a
-// namespace it still has joined (also one left in the same read).
-func (c *Conn) sendFlushLocked() {
-	if len(c.confirms) > 0 || len(c.waiting) == 0 {
-		return
+// nextFlushLocked makes one request for the waiting Confirms unless one is
+// on the wire (a Node server closes the connection on a CONNECT to a
+// namespace it still has joined, also one left in the same read): it
+// returns the link and the packet to write, or a nil packet.
+func (c *Conn) nextFlushLocked() (*link, []byte) {
+	if len(c.confirms) > 0 || len(c.waiting) == 0 || c.link == nil {
+		return nil, nil
 	}
 	c.confirms, c.waiting = c.waiting, nil
 	c.flushN++
-	if e := c.manager.Engine(); e != nil {
-		e.Write(strings.NewReader(fmt.Sprintf("%d%s,", parser.CONNECT, flushNsp(c.flushN))), nil, nil)
-	}
+	return c.link, appendPacketHeader(nil, pConnect, 0, flushNsp(c.flushN), -1)
 }
 
-func flushNsp(n int) string {
-	if n%2 == 0 {
-		return FlushNamespace + "2"
-	}
-	return FlushNamespace
-}
-
-// FlushNamespace is the namespace Confirm asks to join. sio-serve and
-// servers without it refuse; a server that accepts every namespace joins
-// it, and Confirm leaves it again at once. Either answer will do.
-const FlushNamespace = "/_sio_flush"
-
-// onPacket answers the oldest Confirm when the server answers a request.
-func (c *Conn) onPacket(args ...any) {
-	p, ok := first(args).(*parser.Packet)
-	if !ok {
+// flushAnswered takes the server's answer to a request: the oldest
+// Confirms are done.
+func (c *Conn) flushAnswered(l *link, p *packet) {
+	if p.typ != pConnect && p.typ != pConnectError {
 		return
 	}
-	if p.Type == parser.ACK {
-		c.onAck(p)
-		return
-	}
-	if p.Type == parser.CONNECT && p.Nsp == c.nsp {
-		// A session id ("pid") means connection state recovery is on.
-		data, _ := p.Data.(map[string]any)
-		pid, _ := data["pid"].(string)
-		c.recovery.Store(pid != "")
-		return
-	}
-	if p.Nsp != FlushNamespace && p.Nsp != FlushNamespace+"2" {
-		return
+	if p.typ == pConnect {
+		// Leave it again.
+		_ = l.writePacket(appendPacketHeader(nil, pDisconnect, 0, p.nsp, -1), nil)
 	}
 	c.mu.Lock()
-	if len(c.confirms) == 0 {
-		c.mu.Unlock()
-		return
-	}
 	list := c.confirms
 	c.confirms = nil
-	if p.Type == parser.CONNECT {
-		// Leave it again.
-		if e := c.manager.Engine(); e != nil {
-			e.Write(strings.NewReader(fmt.Sprintf("%d%s,", parser.DISCONNECT, p.Nsp)), nil, nil)
-		}
-	}
-	c.sendFlushLocked()
+	next, req := c.nextFlushLocked()
 	c.mu.Unlock()
+	if req != nil {
+		_ = next.writePacket(req, nil)
+	}
 	for _, done := range list {
 		done(true)
 	}
 }
 
-// failConfirms answers every open Confirm with false; the connection that
-// carried them is gone.
-func (c *Conn) failConfirms() {
-	c.mu.Lock()
-	list := append(c.confirms, c.waiting...)
-	c.confirms, c.waiting = nil, nil
-	c.mu.Unlock()
-	for _, done := range list {
-		done(false)
+// barrierTimeout bounds the wait for the server's answer to a Flush.
+const barrierTimeout = 25 * time.Second
+
+// Flush waits until every event sent so far was read by the server. It
+// fails when the connection is lost first or ctx ends.
+func (c *Conn) Flush(ctx context.Context) error {
+	got := make(chan bool, 1)
+	c.Confirm(func(ok bool) { got <- ok })
+	// The answer comes once the server has read everything before it: a
+	// server far behind (a large backlog on a loaded machine) takes a
+	// while, so the bound is generous.
+	t := time.NewTimer(barrierTimeout)
+	defer t.Stop()
+	select {
+	case ok := <-got:
+		if !ok {
+			return ErrNotConnected
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("server did not confirm within %v", barrierTimeout)
 	}
 }

@@ -1,31 +1,46 @@
-// Package conn is a Socket.IO client connection for the sio commands, with
-// the zishang520 client's known problems worked around (LIBRARY-NOTES.md):
-// emits wait for "connect" (C1), connect attempts are short and retried so a
-// missed open event cannot hang (C2), the library's own signal handling is
-// turned off (C3), and Flush waits until every emitted event was written and
-// read by the server before Close (C4).
+// Package conn is the Socket.IO v4 client of the sio commands: one
+// namespace over an Engine.IO v4 websocket, written for them rather than
+// taken from a client library, because the commands' promises rest on it.
+//
+//   - A connection is a single reader goroutine and writes under one lock:
+//     no connect-attempt timer races the connection it guards (the
+//     zishang520 client closed about 4% of its connections 2 s after they
+//     opened, and lost what came meanwhile without saying so).
+//   - Events are written when Send returns, in order, and never queued
+//     for later: the caller keeps what it has not sent (a library client
+//     buffered tens of thousands of events ahead of the server).
+//   - It says whether a new connection resumed the previous session
+//     (Socket.IO connection state recovery): the server then replays what
+//     was missed; if not, the caller knows that events may be missing.
+//   - Confirm asks the server to confirm that it has read everything sent
+//     before, with a request any Socket.IO server answers in order.
 package conn
 
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	engine "github.com/zishang520/socket.io/clients/engine/v3"
-	client "github.com/zishang520/socket.io/clients/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
+	"github.com/gorilla/websocket"
 )
 
 // Options configure a connection.
 type Options struct {
 	// URL of the server; its path is the namespace, its query is sent.
 	URL *url.URL
+	// Path is the Engine.IO endpoint. Default "/socket.io/".
+	Path string
+	// Header is sent with the websocket handshake.
+	Header http.Header
 	// Rooms to join, sent as "room" (a comma list) in the handshake auth.
 	Rooms []string
 	// Token, when set, is sent as "token" in the handshake auth.
@@ -35,11 +50,18 @@ type Options struct {
 	// ConnectTimeout bounds the first connection. Default 10 s.
 	ConnectTimeout time.Duration
 	// Reconnect after the connection is lost, also when the server said
-	// disconnect (a restart).
+	// disconnect (a restart). Without it the connection stays down once
+	// lost.
 	Reconnect bool
-	// OnEvent, when set, gets every event in arrival order. It runs on the
-	// connection's reading goroutine: blocking in it stops reading.
+	// OnEvent, when set, gets every event of the namespace in arrival
+	// order, with JSON arguments as json.RawMessage exactly as they came
+	// (those of an event with binary attachments decoded, the attachments
+	// as []byte). It runs on the connection's reading goroutine: blocking
+	// in it stops reading.
 	OnEvent func(event string, args []any)
+	// OnState, when set, gets every change of the connection, in order. It
+	// runs on the connection's goroutines: it must not block for long.
+	OnState func(State)
 }
 
 // ReconnectDelayMax is the longest wait between two reconnect attempts
@@ -55,187 +77,115 @@ const (
 // State is a change of the connection.
 type State struct {
 	Connected bool
-	// Reason a connection was lost, or why a connect failed.
+	// Reason a connection was lost.
 	Reason string
+	// Reconnected is set on a connection that is not the first.
+	Reconnected bool
+	// Recovered is set on a reconnection that resumed the previous
+	// session: the server sends what was missed, nothing is lost.
+	Recovered bool
+	// LastHeard is, on a reconnection, when the previous connection last
+	// heard from the server: events sent since may be missing unless
+	// Recovered.
+	LastHeard time.Time
 }
 
 // Conn is a client connection to one namespace.
 type Conn struct {
-	opts    Options
-	nsp     string
-	manager *client.Manager
-	socket  *client.Socket
+	opts     Options
+	nsp      string
+	endpoint string
+	dialer   *websocket.Dialer
+	auth     map[string]any
 
-	states chan State
+	closing chan struct{} // closed by Close
+	runDone chan struct{} // closed when run returns
+	failed  chan error    // the first connection cannot be made
 
-	mu        sync.Mutex
-	connected bool
-	lastErr   string
-	closed    bool
-	connectCh chan struct{} // closed while connected; replaced on loss
-
-	confirms []func(bool) // Confirms the request on the wire answers
-	waiting  []func(bool) // Confirms for the next request
-	flushN   int          // requests sent
-	recovery atomic.Bool  // the server recovers state: events carry an offset
-	refused  atomic.Bool  // the server refused the namespace (CONNECT_ERROR)
-	opens    atomic.Int64 // "open" events the manager passed on
-	acks     acks
+	mu          sync.Mutex
+	link        *link // the current connection, joined or joining
+	connected   bool
+	connectCh   chan struct{} // closed while connected; replaced on loss
+	everJoined  bool
+	closed      bool
+	lastErr     string
+	pid         string    // the session's private id, when the server recovers sessions
+	offset      string    // the offset of the last event received in the session
+	lastHeard   time.Time // when the last joined connection last read a frame
+	confirms    []func(bool)
+	waiting     []func(bool)
+	flushN      int
+	acks        map[int64]func([]any, error)
+	nextAck     int64
+	maxPayload  int64
+	recovering  atomic.Bool // the session's events carry an offset
+	firstJoined chan struct{}
 }
 
-// attemptTimeout bounds one connection attempt: the library can miss the
-// engine's open or error event and would otherwise wait its whole timeout
-// (LIBRARY-NOTES C2).
-const attemptTimeout = 2 * time.Second
+// noOffset is the offset sent to resume a session in which no event came.
+const noOffset = "0"
+
+// joinWait bounds the wait for the server's answer to a namespace CONNECT
+// while nothing at all comes from the server; then the connection is made
+// anew (a server can lose a CONNECT; one that replays a large backlog
+// first keeps sending, and is waited for).
+const joinWait = 5 * time.Second
+
+// handshakeWait bounds one websocket dial and upgrade.
+const handshakeWait = 10 * time.Second
 
 // Dial connects and waits for the namespace to be joined. It fails with
-// a *DialError when that does not happen within ConnectTimeout or the
-// server refuses the namespace.
+// a *DialError when that does not happen within ConnectTimeout, when the
+// server refuses the namespace, or at once on an error that trying again
+// cannot mend.
 func Dial(ctx context.Context, o Options) (*Conn, error) {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 10 * time.Second
 	}
-	base, nsp := split(o.URL)
-	opts := client.DefaultOptions()
-	opts.SetTransports(types.NewSet(client.WebSocket))
-	opts.SetForceNew(true)
-	opts.SetPerMessageDeflate(nil) // aiohttp answers without client_no_context_takeover; gorilla then fails the dial
-	if o.TLS != nil {
-		opts.SetTLSClientConfig(o.TLS)
+	if o.Path == "" {
+		o.Path = "/socket.io/"
 	}
-	opts.SetAutoConnect(false)
-	opts.SetCloseOnBeforeunload(false) // C3: we handle signals
-	opts.SetTimeout(attemptTimeout)
-	opts.SetReconnection(true)
-	opts.SetReconnectionDelay(200)
-	opts.SetReconnectionDelayMax(float64(ReconnectDelayMax.Milliseconds()))
-	opts.SetRandomizationFactor(0.3)
-	if q := o.URL.Query(); len(q) > 0 {
-		opts.SetQuery(q)
+	c := &Conn{
+		opts:        o,
+		nsp:         namespace(o.URL),
+		endpoint:    endpoint(o.URL, o.Path),
+		closing:     make(chan struct{}),
+		runDone:     make(chan struct{}),
+		failed:      make(chan error, 1),
+		connectCh:   make(chan struct{}),
+		firstJoined: make(chan struct{}),
+		acks:        map[int64]func([]any, error){},
+		auth:        map[string]any{},
 	}
-	auth := map[string]any{}
+	c.dialer = &websocket.Dialer{
+		Proxy:            http.ProxyFromEnvironment,
+		TLSClientConfig:  tlsFor(o.URL, o.TLS),
+		HandshakeTimeout: handshakeWait,
+		ReadBufferSize:   64 << 10,
+		WriteBufferSize:  16 << 10,
+	}
 	if len(o.Rooms) > 0 {
-		auth["room"] = strings.Join(o.Rooms, ",")
+		c.auth["room"] = strings.Join(o.Rooms, ",")
 	}
 	if o.Token != "" {
-		auth["token"] = o.Token
+		c.auth["token"] = o.Token
 	}
-	if len(auth) > 0 {
-		opts.SetAuth(auth)
-	}
-
-	c := &Conn{
-		opts:      o,
-		nsp:       nsp,
-		states:    make(chan State, 16),
-		connectCh: make(chan struct{}),
-	}
-	c.manager = client.NewManager(base, opts)
-	c.socket = c.manager.Socket(nsp, opts)
-	_ = c.socket.On("connect", func(...any) { c.setConnected(true, "") })
-	_ = c.socket.On("disconnect", func(args ...any) {
-		reason, _ := first(args).(string)
-		c.setConnected(false, reason)
-		c.failConfirms()
-		c.failAcks()
-		if reason == "io server disconnect" && o.Reconnect && !c.isClosed() {
-			// The library does not reconnect after the server said
-			// disconnect; a restarting server says it.
-			go c.reconnectLater()
-		}
-	})
-	_ = c.socket.On("connect_error", func(args ...any) {
-		msg := "connect error"
-		if err, ok := first(args).(error); ok && err != nil {
-			msg = err.Error()
-		}
-		c.mu.Lock()
-		c.lastErr = msg
-		c.mu.Unlock()
-		if c.socket.Active() {
-			return // a network error: the library tries again
-		}
-		c.refused.Store(true)
-		if o.Reconnect && !c.isClosed() {
-			// Refused by the server (CONNECT_ERROR): the library gives
-			// up on this socket; keep trying like for a lost link.
-			go c.reconnectLater()
-		}
-	})
-	_ = c.manager.On("packet", c.onPacket)
-	opened := make(chan struct{})
-	var openOnce sync.Once
-	_ = c.manager.On("reconnect_attempt", func(...any) { go c.rescueOpen() })
-	_ = c.manager.On("open", func(...any) {
-		c.opens.Add(1)
-		openOnce.Do(func() { close(opened) })
-		c.watchJoin()
-		c.releaseOnClose()
-	})
-	_ = c.manager.On("error", func(args ...any) {
-		if err, ok := first(args).(error); ok && err != nil {
-			c.mu.Lock()
-			c.lastErr = err.Error()
-			c.mu.Unlock()
-		}
-	})
-	if o.OnEvent != nil {
-		c.socket.OnAny(func(args ...any) {
-			ev, ok := first(args).(string)
-			if !ok {
-				return
-			}
-			args = args[1:]
-			if c.recovery.Load() && len(args) > 0 {
-				// With connection state recovery on, the server adds the
-				// event's offset as a last argument; it is not the
-				// sender's.
-				if _, ok := args[len(args)-1].(string); ok {
-					args = args[:len(args)-1]
-				}
-			}
-			c.opts.OnEvent(ev, args)
-		})
-	}
-	// The engine is opened first and the namespace joined once it is open.
-	// Socket.Connect on a manager still opening sends CONNECT twice when
-	// the engine opens while Connect runs (its "open" listener and its own
-	// ready-state check both do), and the server then drops the
-	// connection or joins the namespace twice. And the library dials in
-	// the caller's goroutine without a timeout: a server that accepts TCP
-	// and never answers would hold Dial past ConnectTimeout and ctx.
-	go c.rescueOpen()
-	go c.manager.Open(nil)
+	go c.run()
 
 	t := time.NewTimer(o.ConnectTimeout)
 	defer t.Stop()
-	for {
-		select {
-		case <-opened:
-			opened = nil
-			c.socket.Connect()
-		case <-c.ready():
-			return c, nil
-		case <-ctx.Done():
-			c.Close()
-			return nil, ctx.Err()
-		case <-t.C:
-			c.Close()
-			reason := c.lastError()
-			if reason == "" || reason == "timeout" {
-				if r := diagnose(o.URL, o.TLS); r != "" {
-					reason = r
-				}
-			}
-			return nil, &DialError{URL: o.URL.String(), Reason: reason, Timeout: o.ConnectTimeout}
-		case <-time.After(50 * time.Millisecond):
-			// A refusal by the server (bad namespace, bad token) is final
-			// for the first connection.
-			if c.refused.Load() {
-				c.Close()
-				return nil, &DialError{URL: o.URL.String(), Reason: c.lastError(), Refused: true}
-			}
-		}
+	select {
+	case <-c.firstJoined:
+		return c, nil
+	case err := <-c.failed:
+		c.Close()
+		return nil, err
+	case <-ctx.Done():
+		c.Close()
+		return nil, ctx.Err()
+	case <-t.C:
+		c.Close()
+		return nil, &DialError{URL: o.URL.String(), Reason: c.lastError(), Timeout: o.ConnectTimeout}
 	}
 }
 
@@ -255,116 +205,201 @@ func (e *DialError) Error() string {
 	if r == "" {
 		r = "no answer"
 	}
+	if e.Timeout == 0 {
+		return fmt.Sprintf("cannot connect to %s: %s", e.URL, r)
+	}
 	return fmt.Sprintf("cannot connect to %s within %v: %s", e.URL, e.Timeout, r)
 }
 
-// rescueOpen passes on an engine "open" event the manager missed. The
-// manager makes the engine, which dials and may get the server's open
-// packet, and only then listens to it: when the packet came first, the
-// "open" event went to nobody and the attempt waited for its timeout
-// (LIBRARY-NOTES C2, about 1 in 1,000 connects under load). Seeing the
-// engine open while the manager has said nothing for 100 ms, it emits the
-// event again; the manager's listener is still there (it goes once the
-// manager took an "open").
-func (c *Conn) rescueOpen() {
-	before := c.opens.Load()
-	seen := 0
-	for deadline := time.Now().Add(attemptTimeout); time.Now().Before(deadline); {
-		time.Sleep(25 * time.Millisecond)
-		if c.isClosed() || c.opens.Load() != before {
+// run makes connections until Close, or until the connection is lost and
+// Reconnect is off.
+func (c *Conn) run() {
+	defer close(c.runDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closing:
+			cancel()
+		case <-c.runDone:
+		}
+	}()
+	for attempt := 0; ; attempt++ {
+		l, err := dialLink(ctx, c.endpoint, c.dialer, c.opts.Header)
+		if err != nil {
+			c.setLastErr(err.Error())
+			var de *dialError
+			if errors.As(err, &de) && de.permanent && !c.joinedOnce() {
+				c.fail(&DialError{URL: c.opts.URL.String(), Reason: err.Error()})
+				return
+			}
+		} else if c.serve(l) {
+			attempt = 0
+		}
+		if c.isClosed() || (c.joinedOnce() && !c.opts.Reconnect) {
 			return
 		}
-		e := c.manager.Engine()
-		if e == nil || e.ReadyState() != engine.SocketStateOpen {
-			seen = 0
-			continue
-		}
-		if seen++; seen >= 4 {
-			e.Emit("open")
+		select {
+		case <-time.After(backoff(attempt)):
+		case <-c.closing:
 			return
 		}
 	}
 }
 
-// watchJoin closes the engine connection if the namespace is not joined
-// within attemptTimeout of it opening: the server may never have read the
-// CONNECT packet (LIBRARY-NOTES S1), and the library would wait forever.
-// Closing makes the library reconnect.
-func (c *Conn) watchJoin() {
-	e := c.manager.Engine()
-	time.AfterFunc(attemptTimeout, func() {
-		if c.isClosed() || c.Connected() || c.manager.Engine() != e || e == nil {
-			return
-		}
-		e.Close()
-	})
+// backoff is the wait before reconnect attempt n (from 0): 200 ms doubling
+// up to ReconnectDelayMax, ±30%.
+func backoff(n int) time.Duration {
+	d := 200 * time.Millisecond << min(n, 8)
+	d = min(d, ReconnectDelayMax)
+	return time.Duration(float64(d) * (0.7 + 0.6*rand.Float64()))
 }
 
-// releaseOnClose makes sure the engine's transport is closed when the
-// engine is: when the server ends the connection, the library's websocket
-// transport is never closed and keeps its write goroutine (one goroutine
-// and its queue leaked per connection the server ended).
-func (c *Conn) releaseOnClose() {
-	e := c.manager.Engine()
-	if e == nil {
-		return
-	}
-	tr := e.Transport()
-	if tr == nil {
-		return
-	}
-	// In its own goroutine: "close" may come from the transport's queue,
-	// which DoClose waits for.
-	_ = e.Once("close", func(...any) { go tr.DoClose() })
-}
-
-// Reconnect drops the current connection so that the library makes a new
-// one, for a connection that looks up but answers nothing.
-func (c *Conn) Reconnect() {
-	if e := c.manager.Engine(); e != nil && !c.isClosed() {
-		e.Close()
+func (c *Conn) fail(err error) {
+	select {
+	case c.failed <- err:
+	default:
 	}
 }
 
-func (c *Conn) reconnectLater() {
-	time.Sleep(300 * time.Millisecond)
-	if !c.isClosed() && !c.Connected() {
-		c.socket.Connect()
-	}
-}
-
-func (c *Conn) setConnected(up bool, reason string) {
+// serve joins the namespace over l and reads it until it ends. It reports
+// whether the namespace was joined.
+func (c *Conn) serve(l *link) bool {
 	c.mu.Lock()
-	changed := c.connected != up
-	c.connected = up
-	if changed {
-		if up {
-			close(c.connectCh)
-		} else {
-			c.connectCh = make(chan struct{})
+	if c.closed {
+		c.mu.Unlock()
+		l.close("io client disconnect")
+		return false
+	}
+	c.link = l
+	c.maxPayload = l.open.MaxPayload
+	auth := make(map[string]any, len(c.auth)+2)
+	for k, v := range c.auth {
+		auth[k] = v
+	}
+	if c.pid != "" {
+		// Ask to resume the session from the last event received. With
+		// none received, no offset would make the server refuse: "0"
+		// asks sio-serve to resume from the session's start, and any
+		// other server sees an offset it does not know.
+		auth["pid"] = c.pid
+		auth["offset"] = c.offset
+		if c.offset == "" {
+			auth["offset"] = noOffset
 		}
 	}
 	c.mu.Unlock()
-	if changed {
-		select {
-		case c.states <- State{Connected: up, Reason: reason}:
-		default: // nobody listening closely; Connected() tells the truth
-		}
+	body, _ := json.Marshal(auth)
+	if err := l.writePacket(append(appendPacketHeader(nil, pConnect, 0, c.nsp, -1), body...), nil); err != nil {
+		l.close("transport error")
+	}
+	r := &reader{c: c, l: l}
+	reason := r.loop()
+	c.lost(l, r.joined, r.lastHeard, reason)
+	return r.joined
+}
+
+// lost takes note that l ended.
+func (c *Conn) lost(l *link, joined bool, lastHeard time.Time, reason string) {
+	c.mu.Lock()
+	if c.link == l {
+		c.link = nil
+	}
+	wasUp := c.connected
+	c.connected = false
+	if wasUp {
+		c.connectCh = make(chan struct{})
+		c.lastHeard = lastHeard
+	}
+	if !joined && reason != "" {
+		c.lastErr = reason
+	}
+	confirms := append(c.confirms, c.waiting...)
+	c.confirms, c.waiting = nil, nil
+	acks := c.acks
+	c.acks = map[int64]func([]any, error){}
+	c.mu.Unlock()
+	for _, done := range confirms {
+		done(false)
+	}
+	for _, done := range acks {
+		done(nil, ErrNotConnected)
+	}
+	if wasUp {
+		c.state(State{Connected: false, Reason: reason})
 	}
 }
 
-// ready returns a channel closed while the connection is up.
-func (c *Conn) ready() <-chan struct{} {
+func (c *Conn) state(s State) {
+	if c.opts.OnState != nil {
+		c.opts.OnState(s)
+	}
+}
+
+// joined takes the server's answer to the namespace CONNECT.
+func (c *Conn) joined(data []byte) {
+	var ans struct {
+		Sid string `json:"sid"`
+		Pid string `json:"pid"`
+	}
+	_ = json.Unmarshal(data, &ans)
+	c.mu.Lock()
+	st := State{Connected: true, Reconnected: c.everJoined, LastHeard: c.lastHeard}
+	// As the official client reckons it: the same private session id
+	// means the server resumed the session.
+	st.Recovered = ans.Pid != "" && ans.Pid == c.pid
+	if !st.Recovered {
+		c.offset = ""
+	}
+	c.pid = ans.Pid
+	c.recovering.Store(ans.Pid != "")
+	c.connected = true
+	close(c.connectCh)
+	first := !c.everJoined
+	c.everJoined = true
+	c.mu.Unlock()
+	c.state(st)
+	if first {
+		close(c.firstJoined)
+	}
+}
+
+// refused takes a CONNECT_ERROR for the namespace.
+func (c *Conn) refused(l *link, data []byte) {
+	var e struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(data, &e) != nil || e.Message == "" {
+		e.Message = strings.TrimSpace(string(data))
+	}
+	c.setLastErr(e.Message)
+	if !c.joinedOnce() {
+		c.fail(&DialError{URL: c.opts.URL.String(), Reason: e.Message, Refused: true})
+	}
+	l.close("connect error: " + e.Message)
+}
+
+// Reconnect drops the current connection so that a new one is made, for a
+// connection that looks up but answers nothing.
+func (c *Conn) Reconnect() {
+	c.mu.Lock()
+	l := c.link
+	c.mu.Unlock()
+	if l != nil {
+		l.close("forced reconnect")
+	}
+}
+
+// Ready returns a channel that is closed while the connection is up.
+func (c *Conn) Ready() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.connectCh
 }
 
-// Ready returns a channel that is closed once the connection is up.
-func (c *Conn) Ready() <-chan struct{} { return c.ready() }
-
-// States delivers connection changes (lossy when not read).
-func (c *Conn) States() <-chan State { return c.states }
+// Done is closed once the connection has ended for good: after Close, or
+// once it was lost without Reconnect.
+func (c *Conn) Done() <-chan struct{} { return c.runDone }
 
 // Connected tells whether the namespace is joined now.
 func (c *Conn) Connected() bool {
@@ -373,10 +408,24 @@ func (c *Conn) Connected() bool {
 	return c.connected
 }
 
+// MaxPayload is the largest message the server said it accepts (its
+// Engine.IO maxPayload), or 0 when it did not say.
+func (c *Conn) MaxPayload() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxPayload
+}
+
 func (c *Conn) lastError() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lastErr
+}
+
+func (c *Conn) setLastErr(s string) {
+	c.mu.Lock()
+	c.lastErr = s
+	c.mu.Unlock()
 }
 
 func (c *Conn) isClosed() bool {
@@ -385,134 +434,82 @@ func (c *Conn) isClosed() bool {
 	return c.closed
 }
 
-// ErrNotConnected is returned by Emit while the connection is down.
-var ErrNotConnected = errors.New("not connected")
-
-// Emit sends an event. It refuses while the connection is down, so that
-// the caller keeps the event (the library would buffer it without bound
-// and may reorder it, LIBRARY-NOTES C1).
-func (c *Conn) Emit(event string, args ...any) error {
-	if !c.Connected() {
-		return ErrNotConnected
-	}
-	return c.socket.Emit(event, args...)
+func (c *Conn) joinedOnce() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.everJoined
 }
 
-// EmitAck sends an event and calls done with nil once the server acked it,
-// or with an error when the connection is lost first or timeout passes.
-func (c *Conn) EmitAck(timeout time.Duration, done func(err error), event string, args ...any) error {
-	if !c.Connected() {
-		return ErrNotConnected
-	}
-	s := c.socket
-	if timeout > 0 {
-		s = s.Timeout(timeout)
-	}
-	s.EmitWithAck(event, args...)(func(_ []any, err error) { done(err) })
-	return nil
-}
-
-// Pending tells how many emitted events the library has not yet written
-// to the network: its send buffer, the engine's write buffer, and a write
-// in progress.
-func (c *Conn) Pending() int {
-	n := c.socket.SendBuffer().Len()
-	if e := c.manager.Engine(); e != nil {
-		n += e.WriteBuffer().Len()
-		if t := e.Transport(); t != nil && !t.Writable() {
-			n++
-		}
-	}
-	return n
-}
-
-// Flush waits until every event emitted so far was written to the network
-// and then read by the server: after the library's buffers drain, it asks
-// the server to join a namespace and waits for the answer (any answer,
-// accepted or refused), which the server sends only after it read what came
-// before. It fails when the connection is lost first or ctx ends.
-func (c *Conn) Flush(ctx context.Context) error {
-	for quiet := 0; quiet < 3; {
-		if !c.Connected() {
-			return ErrNotConnected
-		}
-		if c.Pending() == 0 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-	return c.barrier(ctx)
-}
-
-// barrierTimeout bounds the wait for the server's answer to a Flush.
-const barrierTimeout = 25 * time.Second
-
-func (c *Conn) barrier(ctx context.Context) error {
-	got := make(chan bool, 1)
-	c.Confirm(func(ok bool) { got <- ok })
-	// The answer comes once the server has read everything before it: a
-	// server far behind (a large backlog on a loaded machine) takes a
-	// while, so the bound is generous.
-	t := time.NewTimer(barrierTimeout)
-	defer t.Stop()
-	select {
-	case ok := <-got:
-		if !ok {
-			return ErrNotConnected
-		}
+// current returns the joined connection, or nil.
+func (c *Conn) current() *link {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.connected {
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return fmt.Errorf("server did not confirm within %v", barrierTimeout)
 	}
+	return c.link
 }
 
-// Close leaves the namespace and closes the connection. Call Flush first
-// to be sure what was emitted arrived.
+// Close leaves the namespace and closes the connection; it returns once
+// every goroutine of the connection has ended. Call Flush first to be sure
+// what was sent arrived.
 func (c *Conn) Close() {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		<-c.runDone
 		return
 	}
 	c.closed = true
+	l, joined := c.link, c.connected
 	c.mu.Unlock()
-	c.manager.SetReconnection(false)
-	c.socket.Disconnect()
-	c.socket.Close()
+	close(c.closing)
+	if l != nil {
+		if joined {
+			_ = l.writePacket(appendPacketHeader(nil, pDisconnect, 0, c.nsp, -1), nil)
+		}
+		l.close("io client disconnect")
+	}
+	<-c.runDone
 }
 
-// split returns the engine URL (scheme http or https, the query) and the
-// namespace (the path, "/" when empty).
-func split(u *url.URL) (string, string) {
-	b := *u
-	switch b.Scheme {
-	case "ws":
-		b.Scheme = "http"
-	case "wss":
-		b.Scheme = "https"
+// namespace is the URL's path, "/" when empty.
+func namespace(u *url.URL) string {
+	if u.Path == "" {
+		return "/"
 	}
-	nsp := b.Path
-	if nsp == "" {
-		nsp = "/"
-	}
-	b.Path = ""
-	b.RawPath = ""
-	b.RawQuery = "" // sent through the options
-	b.Fragment = ""
-	return b.String(), nsp
+	return u.Path
 }
 
-func first(args []any) any {
-	if len(args) == 0 {
-		return nil
+// endpoint is the Engine.IO websocket URL for u: ws or wss, the path, u's
+// query and the Engine.IO parameters.
+func endpoint(u *url.URL, path string) string {
+	e := *u
+	switch e.Scheme {
+	case "http", "ws":
+		e.Scheme = "ws"
+	case "https", "wss":
+		e.Scheme = "wss"
 	}
-	return args[0]
+	e.Path = path
+	e.RawPath = ""
+	e.Fragment = ""
+	q := u.Query()
+	q.Set("EIO", "4")
+	q.Set("transport", "websocket")
+	e.RawQuery = q.Encode()
+	return e.String()
+}
+
+func secure(u *url.URL) bool { return u.Scheme == "https" || u.Scheme == "wss" }
+
+func tlsFor(u *url.URL, cfg *tls.Config) *tls.Config {
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" && secure(u) {
+		cfg.ServerName = u.Hostname()
+	}
+	return cfg
 }

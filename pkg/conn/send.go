@@ -1,80 +1,81 @@
 package conn
 
 import (
-	"sync"
-
-	"github.com/sio-tools/sio/pkg/lines"
-	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
-	"github.com/zishang520/socket.io/v3/pkg/types"
+	"errors"
 )
 
-// firstAckID is where our ack ids start, far above the library's own (which
-// count from 0 on the same socket), so the two never meet.
-const firstAckID = 1 << 32
+// ErrNotConnected is returned while the connection is down: the caller
+// keeps what it wanted to send.
+var ErrNotConnected = errors.New("not connected")
 
-// acks are the events sent with Send that wait for an acknowledgement.
-type acks struct {
-	mu      sync.Mutex
-	next    int64
-	waiting map[int64]func(error)
-}
-
-// HeaderSize is the most Send adds to a body: the packet type, the
-// namespace and an ack id, and the Engine.IO message type.
-func (c *Conn) HeaderSize() int { return len(lines.AppendHeader(nil, c.nsp, firstAckID<<20)) + 1 }
+// HeaderSize is the most Send adds to a body: the Engine.IO message type,
+// the packet type, the namespace and an ack id.
+func (c *Conn) HeaderSize() int { return 1 + len(appendPacketHeader(nil, pEvent, 0, c.nsp, 1<<52)) }
 
 // Send sends an event whose data, the JSON array ["event", args...], the
-// caller encoded (lines.AppendArray). With done nil it is sent without
-// acknowledgement; else done(nil) is called when the server acks it, or
-// done(ErrNotConnected) when the connection is lost first. Like Emit, it
-// refuses while disconnected.
-func (c *Conn) Send(body []byte, done func(error)) error {
-	if !c.Connected() {
+// caller encoded (lines.AppendArray). It returns once the event was
+// written to the network, or ErrNotConnected, when it was not written.
+//
+// With done nil the event asks for no acknowledgement. Otherwise done gets
+// the acknowledgement's arguments, or ErrNotConnected when the connection
+// was lost first; an event whose write failed is answered that way too,
+// and Send returns nil.
+func (c *Conn) Send(body []byte, done func(args []any, err error)) error {
+	l, id := c.prepare(done)
+	if l == nil {
 		return ErrNotConnected
 	}
-	e := c.manager.Engine()
-	if e == nil {
+	text := appendPacketHeader(make([]byte, 0, len(body)+24), pEvent, 0, c.nsp, id)
+	return c.write(l, append(text, body...), nil, done != nil)
+}
+
+// Emit sends an event with any arguments, binary ones ([]byte, also
+// nested) as attachments; done as for Send.
+func (c *Conn) Emit(event string, args []any, done func(args []any, err error)) error {
+	l, id := c.prepare(done)
+	if l == nil {
 		return ErrNotConnected
+	}
+	text, bins := encodeEvent(c.nsp, id, event, args)
+	return c.write(l, text, bins, done != nil)
+}
+
+// prepare returns the joined connection and, when done is set, the ack id
+// it is registered under (else -1).
+func (c *Conn) prepare(done func([]any, error)) (*link, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.connected || c.link == nil {
+		return nil, -1
 	}
 	id := int64(-1)
 	if done != nil {
-		c.acks.mu.Lock()
-		if c.acks.waiting == nil {
-			c.acks.waiting = map[int64]func(error){}
-			c.acks.next = firstAckID
-		}
-		id = c.acks.next
-		c.acks.next++
-		c.acks.waiting[id] = done
-		c.acks.mu.Unlock()
+		id = c.nextAck
+		c.nextAck++
+		c.acks[id] = done
 	}
-	pkt := lines.AppendHeader(make([]byte, 0, len(body)+32), c.nsp, id)
-	pkt = append(pkt, body...)
-	e.Write(types.NewStringBuffer(pkt), nil, nil)
+	return c.link, id
+}
+
+func (c *Conn) write(l *link, text []byte, bins [][]byte, acked bool) error {
+	if err := l.writePacket(text, bins); err != nil {
+		// The reader sees the link end and fails what waits on it.
+		l.close("transport error")
+		if acked {
+			return nil
+		}
+		return ErrNotConnected
+	}
 	return nil
 }
 
-// onAck calls the done function of an acknowledged Send.
-func (c *Conn) onAck(p *parser.Packet) {
-	if p.Nsp != c.nsp || p.Id == nil || *p.Id < firstAckID {
-		return
-	}
-	c.acks.mu.Lock()
-	done := c.acks.waiting[int64(*p.Id)]
-	delete(c.acks.waiting, int64(*p.Id))
-	c.acks.mu.Unlock()
+// acked calls the done function of an acknowledged event.
+func (c *Conn) acked(id int64, args []any) {
+	c.mu.Lock()
+	done := c.acks[id]
+	delete(c.acks, id)
+	c.mu.Unlock()
 	if done != nil {
-		done(nil)
-	}
-}
-
-// failAcks answers every waiting Send with ErrNotConnected.
-func (c *Conn) failAcks() {
-	c.acks.mu.Lock()
-	waiting := c.acks.waiting
-	c.acks.waiting = nil
-	c.acks.mu.Unlock()
-	for _, done := range waiting {
-		done(ErrNotConnected)
+		done(args, nil)
 	}
 }

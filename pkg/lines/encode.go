@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
-
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // AppendPacket appends the Socket.IO EVENT packet for event and args, as
@@ -73,7 +71,7 @@ func HasBinary(args []any) bool {
 
 func hasBinary(v any) bool {
 	switch t := v.(type) {
-	case *types.BytesBuffer, []byte:
+	case []byte:
 		return true
 	case []any:
 		for _, e := range t {

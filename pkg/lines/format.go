@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
-
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // Format is how a line stands for an event.
@@ -118,14 +116,14 @@ func trimJSONErr(err error) string {
 	return err.Error()
 }
 
-// fromJSON turns {"$binary": base64} objects into binary buffers.
+// fromJSON turns {"$binary": base64} objects into binary ([]byte).
 func fromJSON(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		if len(t) == 1 {
 			if s, ok := t[binaryKey].(string); ok {
 				if data, err := base64.StdEncoding.DecodeString(s); err == nil {
-					return types.NewBytesBuffer(data)
+					return data
 				}
 			}
 		}

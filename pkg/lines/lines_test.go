@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 func readAll(t *testing.T, in string, max int) (got []string, errs []string) {
@@ -100,7 +98,7 @@ func TestParseBinaryMarker(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := args[0].(map[string]any)
-	if b, ok := m["a"].(*types.BytesBuffer); !ok || string(b.Bytes()) != "\x00\x01\xff" {
+	if b, ok := m["a"].([]byte); !ok || string(b) != "\x00\x01\xff" {
 		t.Errorf("binary marker: got %#v", m["a"])
 	}
 	if n := m["n"].(json.Number); n != "12345678901234567890" {
@@ -109,7 +107,7 @@ func TestParseBinaryMarker(t *testing.T) {
 }
 
 func TestPrint(t *testing.T) {
-	bin := types.NewBytesBuffer([]byte{0, 1, 255})
+	bin := ([]byte{0, 1, 255})
 	tests := []struct {
 		f       Format
 		verbose bool
@@ -140,7 +138,7 @@ func TestPrint(t *testing.T) {
 
 // An envelope printed by sio-sub and read by sio-pub gives the same event.
 func TestEnvelopeRoundTrip(t *testing.T) {
-	args := []any{"s", 1.5, map[string]any{"k": []any{true, nil}}, types.NewBytesBuffer([]byte("bin"))}
+	args := []any{"s", 1.5, map[string]any{"k": []any{true, nil}}, []byte("bin")}
 	p := Printer{Format: Envelope}
 	line := p.Line("name", args)
 	ev, back, err := Parse(Envelope, "", line[:len(line)-1])
@@ -191,7 +189,7 @@ func TestAppendPacketMatchesJSON(t *testing.T) {
 	if string(got) != `2/chat,7["e","x"]` {
 		t.Errorf("namespace and id: %s", got)
 	}
-	if _, ok := AppendPacket(nil, "/", -1, "e", []any{map[string]any{"b": types.NewBytesBuffer([]byte{1})}}); ok {
+	if _, ok := AppendPacket(nil, "/", -1, "e", []any{map[string]any{"b": ([]byte{1})}}); ok {
 		t.Error("binary argument encoded as text")
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
-
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // Printer formats events as lines. It reuses its buffer: the slice Line
@@ -34,7 +32,7 @@ func (p *Printer) Line(event string, args []any) []byte {
 	switch p.Format {
 	case Text:
 		if len(args) == 1 {
-			if s, ok := args[0].(string); ok {
+			if s, ok := asString(args[0]); ok {
 				writeOneLine(&p.buf, s)
 				p.buf.WriteByte('\n')
 				return p.buf.Bytes()
@@ -55,6 +53,20 @@ func (p *Printer) Line(event string, args []any) []byte {
 		}
 	}
 	return p.buf.Bytes()
+}
+
+// asString returns a string argument, also one that came as raw JSON.
+func asString(a any) (string, bool) {
+	switch v := a.(type) {
+	case string:
+		return v, true
+	case json.RawMessage:
+		var s string
+		if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
+			return s, true
+		}
+	}
+	return "", false
 }
 
 // The envelopes as printed: "event" first.
@@ -123,8 +135,6 @@ func toJSON(v any) any {
 // replaced any; unchanged containers are returned as they are.
 func convert(v any) (any, bool) {
 	switch t := v.(type) {
-	case *types.BytesBuffer:
-		return map[string]any{binaryKey: base64.StdEncoding.EncodeToString(t.Bytes())}, true
 	case []byte:
 		return map[string]any{binaryKey: base64.StdEncoding.EncodeToString(t)}, true
 	case map[string]any:

@@ -2,6 +2,7 @@ package pub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,10 +21,13 @@ type acker struct {
 	cfg    Config
 	stderr io.Writer
 
-	results  ackQueue
-	inflight []*flightItem // sent and not acknowledged, oldest first
-	resent   int           // events sent more than once
-	stalled  *flightItem   // the oldest event when acks last stopped coming
+	results    ackQueue
+	inflight   []*flightItem // sent and not acknowledged, oldest first
+	resent     int           // events sent more than once
+	stalled    *flightItem   // the oldest event when acks last stopped coming
+	partial    int           // events the server said it did not deliver to every receiver
+	partialAt  int           // the first such line
+	partialWhy string        // and why
 }
 
 type flightItem struct {
@@ -33,8 +37,9 @@ type flightItem struct {
 }
 
 type ackResult struct {
-	f   *flightItem
-	err error
+	f    *flightItem
+	args []any
+	err  error
 }
 
 func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int, error)) error {
@@ -100,6 +105,11 @@ func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int,
 	if a.resent > 0 {
 		fmt.Fprintf(a.stderr, "sio-pub: %d line(s) were sent again after a reconnect; receivers may have seen them twice\n", a.resent)
 	}
+	if a.partial > 0 {
+		return cli.Errorf(cli.ExitFailure, "%d line(s) were not delivered to every receiver, the first line %d: %s",
+			a.partial, a.partialAt, a.partialWhy).
+			WithHint("a receiver lost its connection before the server wrote them to it; the others got them")
+	}
 	if endErr != nil {
 		return endErr
 	}
@@ -109,11 +119,11 @@ func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int,
 // send sends one event with an ack request.
 func (a *acker) send(f *flightItem) error {
 	f.sent = time.Now()
-	done := func(err error) { a.results.put(ackResult{f, err}) }
+	done := func(args []any, err error) { a.results.put(ackResult{f, args, err}) }
 	if f.body != nil {
 		return a.cn.Send(f.body, done)
 	}
-	return a.cn.EmitAck(0, done, f.event, f.args...)
+	return a.cn.Emit(f.event, f.args, done)
 }
 
 // done takes an acknowledgement: the acknowledged prefix of the window
@@ -121,8 +131,14 @@ func (a *acker) send(f *flightItem) error {
 // reconnect (the server did take the event); a failure does not, as the
 // reconnect sends again what is not acknowledged.
 func (a *acker) done(r ackResult) {
-	if r.err != nil {
+	if r.err != nil || r.f.acked {
 		return
+	}
+	if why, ok := ackError(r.args); ok {
+		if a.partial == 0 {
+			a.partialAt, a.partialWhy = r.f.line, why
+		}
+		a.partial++
 	}
 	r.f.acked = true
 	n := 0
@@ -198,4 +214,29 @@ func (q *ackQueue) take() []ackResult {
 	rs := q.queue
 	q.queue = nil
 	return rs
+}
+
+// ackError reads an acknowledgement that carries an error, {"error": ...}
+// as its first argument: the server took the event but could not do all
+// it was asked (sio-serve: a receiver lost its connection before the event
+// was written to it).
+func ackError(args []any) (string, bool) {
+	if len(args) == 0 {
+		return "", false
+	}
+	raw, ok := args[0].(json.RawMessage)
+	if !ok || len(raw) == 0 || raw[0] != '{' {
+		return "", false
+	}
+	var e struct {
+		Error any `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) != nil || e.Error == nil {
+		return "", false
+	}
+	if s, ok := e.Error.(string); ok {
+		return s, true
+	}
+	b, _ := json.Marshal(e.Error)
+	return string(b), true
 }

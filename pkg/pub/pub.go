@@ -286,15 +286,18 @@ func encode(c Config, header, n int, line []byte) (item, error) {
 }
 
 // publisher sends items and keeps count of what the server confirmed.
+// At most Window lines are sent beyond the last confirmation: they are
+// what a lost connection can take along.
 type publisher struct {
 	cn  *conn.Conn
 	cfg Config
 
 	mu        sync.Mutex
-	sent      int // lines handed to the connection
+	sent      int // lines written to the connection
 	confirmed int // of those, read by the server for sure
 	inFlight  bool
-	maybeLost int // lines in flight when a connection was lost
+	maybeLost int           // lines in flight when a connection was lost
+	progress  chan struct{} // a confirmation came back (or failed)
 }
 
 // confirmEvery is how often a Confirm request goes out while sending, so
@@ -302,6 +305,7 @@ type publisher struct {
 const confirmEvery = 50 * time.Millisecond
 
 func (p *publisher) run(ctx context.Context, items <-chan item, invalid func() (int, error)) error {
+	p.progress = make(chan struct{}, 1)
 	lastConfirm := time.Now()
 	var endErr error
 	interrupted := false
@@ -322,14 +326,19 @@ loop:
 			endErr = it.err
 			break
 		}
+		if err := p.waitWindow(ctx); err != nil {
+			return p.undelivered(err, 1+len(items))
+		}
 		if err := p.send(ctx, it); err != nil {
 			return p.undelivered(err, 1+len(items))
 		}
 		p.mu.Lock()
 		p.sent++
-		// Ask every confirmEvery while lines flow, and whenever input
-		// pauses, so that a lost connection knows what it may have taken.
-		ask := !p.inFlight && (len(items) == 0 || time.Since(lastConfirm) > confirmEvery)
+		// Ask every confirmEvery while lines flow, when half the window
+		// is out, and whenever input pauses, so that a lost connection
+		// knows what it may have taken.
+		ask := !p.inFlight && (len(items) == 0 || time.Since(lastConfirm) > confirmEvery ||
+			2*(p.sent-p.confirmed) >= p.cfg.Window)
 		p.mu.Unlock()
 		if ask {
 			lastConfirm = time.Now()
@@ -367,7 +376,33 @@ func skipped(invalid func() (int, error)) error {
 	return nil
 }
 
-// send emits one line, waiting for the connection while it is down.
+// waitWindow returns once fewer than Window lines are unconfirmed (a
+// connection lost meanwhile counts what it took along, see
+// waitConnected).
+func (p *publisher) waitWindow(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		full := p.sent-p.confirmed >= p.cfg.Window
+		ask := full && !p.inFlight
+		p.mu.Unlock()
+		if !full {
+			return nil
+		}
+		if !p.cn.Connected() {
+			return p.waitConnected(ctx)
+		}
+		if ask {
+			p.confirm()
+		}
+		select {
+		case <-p.progress:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// send writes one line, waiting for the connection while it is down.
 func (p *publisher) send(ctx context.Context, it item) error {
 	for {
 		if err := p.waitConnected(ctx); err != nil {
@@ -377,7 +412,7 @@ func (p *publisher) send(ctx context.Context, it item) error {
 		if it.body != nil {
 			err = p.cn.Send(it.body, nil)
 		} else {
-			err = p.cn.Emit(it.event, it.args...)
+			err = p.cn.Emit(it.event, it.args, nil)
 		}
 		if err == nil {
 			return nil
@@ -394,12 +429,15 @@ func (p *publisher) flush(ctx context.Context) error {
 		if err := p.waitConnected(ctx); err != nil {
 			return err
 		}
+		p.mu.Lock()
+		upTo := p.sent
+		p.mu.Unlock()
 		c, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := p.cn.Flush(c)
 		cancel()
 		if err == nil {
 			p.mu.Lock()
-			p.confirmed = p.sent
+			p.confirmed = max(p.confirmed, upTo)
 			p.mu.Unlock()
 			return nil
 		}
@@ -423,6 +461,10 @@ func (p *publisher) confirm() {
 		}
 		more := ok && p.sent > upTo
 		p.mu.Unlock()
+		select {
+		case p.progress <- struct{}{}:
+		default:
+		}
 		if more {
 			// Lines went out while this one was under way; input may
 			// have paused since, with nobody left to ask.

@@ -70,13 +70,13 @@ func TestRunStopsCleanly(t *testing.T) {
 	}
 
 	u, _ := url.Parse(base)
-	leaktest.Dials.Add(1)
-	c, err := conn.Dial(context.Background(), conn.Options{URL: u})
+	states := make(chan conn.State, 16)
+	c, err := conn.Dial(context.Background(), conn.Options{URL: u, OnState: func(s conn.State) { states <- s }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Emit("x", "y"); err != nil {
+	if err := c.Emit("x", []any{"y"}, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -94,7 +94,7 @@ func TestRunStopsCleanly(t *testing.T) {
 	told := time.After(5 * time.Second)
 	for {
 		select {
-		case st := <-c.States():
+		case st := <-states:
 			if st.Connected {
 				continue
 			}

@@ -33,6 +33,7 @@ type Config struct {
 	Token          string
 	TLS            *tls.Config
 	NoReconnect    bool
+	Strict         bool
 	ConnectTimeout time.Duration
 }
 
@@ -65,16 +66,27 @@ Options:
       --token TOKEN         send TOKEN in the handshake auth (env SIO_TOKEN)
       --no-reconnect        exit 1 when the connection is lost (default:
                             reconnect forever, also after a server restart)
+      --strict              exit 1 at the first gap: a reconnect after which
+                            events sent meanwhile may be missing (the server
+                            did not resume the session); without it, each
+                            gap is reported on stderr and printing goes on
       --connect-timeout D   give up the first connection after D (default 10s)
 ` + cli.TLSUsage + `
   -h, --help                show this help
 
 Binary data is printed as {"$binary":"<base64>"}, which sio-pub -f json and
--f envelope turn back into binary.
+-f envelope turn back into binary. JSON is printed as it arrived (key
+order, number spelling), without spaces.
+
+A lost connection is made again. When the server resumes the session
+(sio-serve does, see --recover), the events sent meanwhile arrive and
+nothing is missing. Otherwise sio-sub reports the gap at once on stderr:
+  sio-sub: gap 1: events sent from 12:00:01.250 to 12:00:03.500 (UTC) may be missing (...)
 
 Exit status:
   0    -C count reached, stdout closed (sio-sub | head -1), SIGINT or SIGTERM
-  1    connection lost with --no-reconnect, runtime failure
+  1    connection lost with --no-reconnect, a gap with --strict, runtime
+       failure
   2    usage error (bad flag or value, bad URL)
   3    could not connect within --connect-timeout, or refused
   124  -W elapsed with no event
@@ -121,6 +133,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	}
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.BoolVar(&c.NoReconnect, "no-reconnect", false, "")
+	fs.BoolVar(&c.Strict, "strict", false, "")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "")
 	var tlsFlags cli.TLSFlags
 	tlsFlags.Register(fs)
@@ -153,9 +166,12 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	return c, nil
 }
 
-type event struct {
-	name string
-	args []any
+// item is an event to print or a change of the connection, in the order
+// the connection saw them.
+type item struct {
+	name  string
+	args  []any
+	state *conn.State
 }
 
 // Run prints events until the count is reached, stdout closes, the
@@ -170,7 +186,13 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	}
 	done := make(chan struct{})
 	defer close(done)
-	events := make(chan event, 1024)
+	items := make(chan item, 1024)
+	put := func(it item) {
+		select {
+		case items <- it:
+		case <-done:
+		}
+	}
 	cn, err := conn.Dial(ctx, conn.Options{
 		URL:            c.URL,
 		Rooms:          c.Rooms,
@@ -182,11 +204,9 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 			if len(want) > 0 && !want[name] {
 				return
 			}
-			select {
-			case events <- event{name, args}:
-			case <-done:
-			}
+			put(item{name: name, args: args})
 		},
+		OnState: func(s conn.State) { put(item{state: &s}) },
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -205,12 +225,21 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		defer timer.Stop()
 		timeout = timer.C
 	}
-	printed := 0
-	lost := false // only a lost connection makes a "reconnected" worth saying
+	printed, gaps := 0, 0
 	for {
 		select {
-		case ev := <-events:
-			if err := out.write(p.Line(ev.name, ev.args), len(events) == 0); err != nil {
+		case it := <-items:
+			if it.state != nil {
+				// What was printed goes out before anything is said.
+				if err := out.flush(); err != nil {
+					return writeError(err)
+				}
+				if err := report(stdio.Err, c, *it.state, &gaps); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := out.write(p.Line(it.name, it.args), len(items) == 0); err != nil {
 				return writeError(err)
 			}
 			printed++
@@ -220,22 +249,6 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 			if timer != nil {
 				timer.Reset(c.Timeout)
 			}
-		case st := <-cn.States():
-			if st.Connected {
-				if lost {
-					fmt.Fprintf(stdio.Err, "sio-sub: reconnected to %s\n", c.URL)
-				}
-				lost = false
-				continue
-			}
-			lost = true
-			if err := out.flush(); err != nil {
-				return writeError(err)
-			}
-			if c.NoReconnect {
-				return cli.Errorf(cli.ExitFailure, "connection to %s lost: %s", c.URL, st.Reason)
-			}
-			fmt.Fprintf(stdio.Err, "sio-sub: connection to %s lost (%s), reconnecting\n", c.URL, st.Reason)
 		case <-timeout:
 			if err := out.flush(); err != nil {
 				return writeError(err)
@@ -245,6 +258,35 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 			return writeError(out.flush())
 		}
 	}
+}
+
+// report says on stderr what a change of the connection means for the
+// output: a lost connection, and on a reconnect whether events may be
+// missing (a gap) or the server resumed the session.
+func report(stderr io.Writer, c Config, st conn.State, gaps *int) error {
+	if !st.Connected {
+		if c.NoReconnect {
+			return cli.Errorf(cli.ExitFailure, "connection to %s lost: %s", c.URL, st.Reason)
+		}
+		fmt.Fprintf(stderr, "sio-sub: connection to %s lost (%s), reconnecting\n", c.URL, st.Reason)
+		return nil
+	}
+	if !st.Reconnected {
+		return nil
+	}
+	if st.Recovered {
+		fmt.Fprintf(stderr, "sio-sub: reconnected to %s, session resumed: no event missed\n", c.URL)
+		return nil
+	}
+	*gaps++
+	const layout = "15:04:05.000"
+	msg := fmt.Sprintf("gap %d: events sent from %s to %s (UTC) may be missing (reconnected to %s; the server did not resume the session)",
+		*gaps, st.LastHeard.UTC().Format(layout), time.Now().UTC().Format(layout), c.URL)
+	if c.Strict {
+		return cli.Errorf(cli.ExitFailure, "%s", msg)
+	}
+	fmt.Fprintf(stderr, "sio-sub: %s\n", msg)
+	return nil
 }
 
 // writeError turns a closed stdout into a quiet exit 0.

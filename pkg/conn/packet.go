@@ -1,0 +1,236 @@
+package conn
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/sio-tools/sio/pkg/lines"
+)
+
+// Socket.IO v5 packet types, as the digit that starts a packet.
+const (
+	pConnect      = '0'
+	pDisconnect   = '1'
+	pEvent        = '2'
+	pAck          = '3'
+	pConnectError = '4'
+	pBinaryEvent  = '5'
+	pBinaryAck    = '6'
+)
+
+// packet is a Socket.IO packet as read off the wire:
+// TYPE [ATTACHMENTS "-"] ["/" NSP ","] [ID] [JSON].
+type packet struct {
+	typ         byte
+	attachments int
+	nsp         string
+	id          int64 // -1: none
+	data        []byte
+}
+
+// maxAttachments bounds the binary attachments one packet may announce
+// (the official client allows 10).
+const maxAttachments = 10
+
+var errBadPacket = errors.New("invalid Socket.IO packet")
+
+// parsePacket reads the text part of a Socket.IO packet.
+func parsePacket(b []byte) (packet, error) {
+	p := packet{id: -1, nsp: "/"}
+	if len(b) == 0 || b[0] < pConnect || b[0] > pBinaryAck {
+		return p, errBadPacket
+	}
+	p.typ, b = b[0], b[1:]
+	if p.typ == pBinaryEvent || p.typ == pBinaryAck {
+		i := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 3 || i >= len(b) || b[i] != '-' {
+			return p, errBadPacket
+		}
+		n, _ := strconv.Atoi(string(b[:i]))
+		if n > maxAttachments {
+			return p, fmt.Errorf("%w: %d attachments", errBadPacket, n)
+		}
+		p.attachments, b = n, b[i+1:]
+	}
+	if len(b) > 0 && b[0] == '/' {
+		i := bytes.IndexByte(b, ',')
+		if i < 0 {
+			p.nsp, b = string(b), nil
+		} else {
+			p.nsp, b = string(b[:i]), b[i+1:]
+		}
+	}
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	if i > 0 {
+		id, err := strconv.ParseInt(string(b[:i]), 10, 64)
+		if err != nil {
+			return p, errBadPacket
+		}
+		p.id, b = id, b[i:]
+	}
+	p.data = b
+	return p, nil
+}
+
+// appendPacketHeader appends TYPE [N "-"] [NSP ","] [ID].
+func appendPacketHeader(dst []byte, typ byte, attachments int, nsp string, id int64) []byte {
+	dst = append(dst, typ)
+	if attachments > 0 {
+		dst = strconv.AppendInt(dst, int64(attachments), 10)
+		dst = append(dst, '-')
+	}
+	if nsp != "" && nsp != "/" {
+		dst = append(dst, nsp...)
+		dst = append(dst, ',')
+	}
+	if id >= 0 {
+		dst = strconv.AppendInt(dst, id, 10)
+	}
+	return dst
+}
+
+// decodeEvent reads an EVENT's data, ["name", args...]. JSON arguments
+// come back as json.RawMessage, exactly as they were sent (key order,
+// number spelling); those of an event with attachments are decoded, with
+// each placeholder replaced by its attachment ([]byte).
+func decodeEvent(data []byte, bins [][]byte) (string, []any, error) {
+	args, err := decodeArgs(data, bins)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(args) == 0 {
+		return "", nil, fmt.Errorf("%w: an event without a name", errBadPacket)
+	}
+	var name string
+	switch v := args[0].(type) {
+	case json.RawMessage:
+		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &name) != nil {
+			return "", nil, fmt.Errorf("%w: an event name that is not a string", errBadPacket)
+		}
+	case string:
+		name = v
+	default:
+		return "", nil, fmt.Errorf("%w: an event name that is not a string", errBadPacket)
+	}
+	return name, args[1:], nil
+}
+
+// decodeArgs reads a JSON array of arguments (an EVENT's or an ACK's).
+func decodeArgs(data []byte, bins [][]byte) ([]any, error) {
+	if len(bins) == 0 {
+		var raw []json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadPacket, err)
+		}
+		args := make([]any, len(raw))
+		for i, r := range raw {
+			args[i] = r
+		}
+		return args, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var list []any
+	if err := d.Decode(&list); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadPacket, err)
+	}
+	used := make([]bool, len(bins))
+	for i, v := range list {
+		r, err := fillPlaceholders(v, bins, used, 0)
+		if err != nil {
+			return nil, err
+		}
+		list[i] = r
+	}
+	return list, nil
+}
+
+// maxDepth bounds the nesting fillPlaceholders walks.
+const maxDepth = 256
+
+// fillPlaceholders replaces {"_placeholder":true,"num":N} with bins[N].
+func fillPlaceholders(v any, bins [][]byte, used []bool, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("%w: nested too deep", errBadPacket)
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		if ph, ok := t["_placeholder"].(bool); ok && ph && len(t) == 2 {
+			n, ok := t["num"].(json.Number)
+			if !ok {
+				return nil, fmt.Errorf("%w: a placeholder without a number", errBadPacket)
+			}
+			i, err := strconv.Atoi(string(n))
+			if err != nil || i < 0 || i >= len(bins) {
+				return nil, fmt.Errorf("%w: placeholder %s of %d attachments", errBadPacket, n, len(bins))
+			}
+			used[i] = true
+			return bins[i], nil
+		}
+		for k, e := range t {
+			r, err := fillPlaceholders(e, bins, used, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			t[k] = r
+		}
+	case []any:
+		for i, e := range t {
+			r, err := fillPlaceholders(e, bins, used, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			t[i] = r
+		}
+	}
+	return v, nil
+}
+
+// encodeEvent encodes an EVENT packet for event and args, with ack id id
+// (-1 for none). Binary arguments ([]byte, also nested in maps and
+// slices) become attachments: the packet is then a BINARY_EVENT and bins
+// are the frames that follow it.
+func encodeEvent(nsp string, id int64, event string, args []any) (text []byte, bins [][]byte) {
+	if !lines.HasBinary(args) {
+		text = appendPacketHeader(make([]byte, 0, 64), pEvent, 0, nsp, id)
+		return lines.AppendArray(text, event, args), nil
+	}
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = placeholders(a, &bins)
+	}
+	text = appendPacketHeader(make([]byte, 0, 64), pBinaryEvent, len(bins), nsp, id)
+	return lines.AppendArray(text, event, out), bins
+}
+
+// placeholders returns v with every []byte replaced by a placeholder for
+// the attachment it is appended to bins as.
+func placeholders(v any, bins *[][]byte) any {
+	switch t := v.(type) {
+	case []byte:
+		*bins = append(*bins, t)
+		return map[string]any{"_placeholder": true, "num": len(*bins) - 1}
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = placeholders(e, bins)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = placeholders(e, bins)
+		}
+		return out
+	}
+	return v
+}
