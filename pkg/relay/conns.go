@@ -7,6 +7,7 @@ import (
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
@@ -27,6 +28,7 @@ type connState struct {
 	joins   joins
 	written written
 	senders senders
+	left    atomic.Bool // a socket left its namespace itself: the client is going
 }
 
 // watchConn counts the bytes in and out of one connection and the
@@ -49,11 +51,44 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 	j, w := &st.joins, &st.written
 	id := conn.Id()
 	r.conns.Store(id, st)
-	_ = conn.On("close", func(...any) {
+	_ = conn.On("close", func(args ...any) {
+		closing.Store(true) // no slow-consumer check is left to do
 		j.closeAll()
-		w.close()
+		// What was not written to a client that goes away of its own
+		// accord, or that the relay keeps for its session, was not lost.
+		reason, _ := first(args).(string)
+		w.close(!st.left.Load() && !(r.recovery != nil && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason)))
 		r.conns.Delete(id)
 	})
+	// check disconnects the client when it is stalled with more than max
+	// bytes waiting, or holds more than hardQueueFactor times max; when
+	// it may become stalled, it looks again then: the events that filled
+	// its queue may well be the last for a while.
+	var armed atomic.Bool
+	var check func()
+	check = func() {
+		n := queued.Load()
+		if n <= max || closing.Load() {
+			return
+		}
+		idle := time.Duration(time.Now().UnixNano() - lastFlush.Load())
+		if idle < stallTime && n <= hardQueueFactor*max {
+			if !armed.Swap(true) {
+				time.AfterFunc(stallTime-idle, func() {
+					armed.Store(false)
+					check()
+				})
+			}
+			return
+		}
+		if closing.Swap(true) {
+			return
+		}
+		r.slow.Inc()
+		r.log.Warn("disconnect slow consumer", "id", conn.Id(), "queued_bytes", n, "max", max,
+			"no_write_for", idle.Round(time.Millisecond))
+		go conn.Close(true)
+	}
 	drain := func(...any) { w.drain() }
 	if t := conn.Transport(); t != nil {
 		_ = t.On("drain", drain)
@@ -77,21 +112,9 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 		if p != nil && p.Type == packet.MESSAGE {
 			r.sent.Inc()
 		}
-		n := queued.Add(sz)
-		if n <= max {
-			return
+		if queued.Add(sz) > max {
+			check()
 		}
-		idle := time.Duration(time.Now().UnixNano() - lastFlush.Load())
-		if idle < stallTime && n <= hardQueueFactor*max {
-			return
-		}
-		if closing.Swap(true) {
-			return
-		}
-		r.slow.Inc()
-		r.log.Warn("disconnect slow consumer", "id", conn.Id(), "queued_bytes", n, "max", max,
-			"no_write_for", idle.Round(time.Millisecond))
-		go conn.Close(true)
 	})
 	_ = conn.On("flush", func(args ...any) {
 		lastFlush.Store(time.Now().UnixNano())
@@ -107,6 +130,13 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 			queued.Add(-n)
 		}
 	})
+}
+
+func first(args []any) any {
+	if len(args) == 0 {
+		return nil
+	}
+	return args[0]
 }
 
 // firstPacket is the packet an engine event is about, or nil.

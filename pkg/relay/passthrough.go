@@ -92,14 +92,28 @@ func (r *Relay) passthrough(sid string, msg []byte) bool {
 // same, as the library relays the ones it decoded.
 func (r *Relay) forward(from *sender, msg []byte) {
 	r.events.Inc()
-	opts := &socket.WriteOptions{PreEncoded: true}
-	opts.WsPreEncodedFrame = types.NewStringBuffer(msg)
-	// The Socket.IO packet, for transports that frame it themselves
-	// (polling); the library copies it for each recipient.
-	packets := []types.BufferInterface{types.NewStringBuffer(msg[1:])}
-	r.recipients(from, func(to *socket.Socket) {
-		to.Client().WriteToEngine(packets, opts)
+	r.broadcast(from, func(offset string) outgoing {
+		frame := msg
+		if offset != "" {
+			frame = withOffset(msg, offset)
+		}
+		opts := &socket.WriteOptions{PreEncoded: true}
+		opts.WsPreEncodedFrame = types.NewStringBuffer(frame)
+		// The Socket.IO packet, for transports that frame it themselves
+		// (polling); the library copies it for each recipient.
+		return outgoing{[]types.BufferInterface{types.NewStringBuffer(frame[1:])}, opts}
 	})
+}
+
+// withOffset appends offset, as a last string argument, to a plain event
+// (an Engine.IO message whose JSON array ends the message).
+func withOffset(msg []byte, offset string) []byte {
+	end := len(bytes.TrimRight(msg, " \t\r\n")) - 1 // the array's "]"
+	out := make([]byte, 0, end+len(offset)+4)
+	out = append(out, msg[:end]...)
+	out = append(out, ',', '"')
+	out = append(out, offset...)
+	return append(out, '"', ']')
 }
 
 // recipients calls fn for each client an event from a sender goes to: the

@@ -11,6 +11,7 @@ package relay
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -47,8 +49,11 @@ type Options struct {
 	// Recover, when above zero, turns on connection state recovery: a
 	// client that reconnects within it gets the events it missed and its
 	// rooms back. Every event then carries a trailing offset argument, as
-	// in Node (our clients strip it).
+	// in Node (our clients strip it). Not with Adapter.
 	Recover time.Duration
+	// RecoverBytes bounds the events kept for recovery, in bytes as sent.
+	// Default DefaultRecoverBytes.
+	RecoverBytes int64
 	// Adapter, when set, replaces the library's in-memory adapter (for
 	// example the Redis adapter, which joins other servers).
 	Adapter socket.AdapterConstructor
@@ -57,6 +62,9 @@ type Options struct {
 // DefaultMaxBytes is Socket.IO's default maximum message size.
 const DefaultMaxBytes = 1_000_000
 
+// DefaultRecoverBytes is how many bytes of events are kept for recovery.
+const DefaultRecoverBytes = 64 << 20
+
 // FlushNamespace is the namespace sio-pub joins to learn that the server
 // read all it sent before (conn.FlushNamespace; not imported, so that the
 // server does not link the client library). Nothing is relayed there.
@@ -64,9 +72,11 @@ const FlushNamespace = "/_sio_flush"
 
 // Relay is the Socket.IO relay. Create it with New.
 type Relay struct {
-	io      *socket.Server
-	handler http.Handler
-	log     *slog.Logger
+	io       *socket.Server
+	handler  http.Handler
+	log      *slog.Logger
+	adapter  bool      // events go through an adapter (other servers)
+	recovery *recovery // nil when recovery is off
 
 	conns sync.Map // *connState by engine connection id
 
@@ -110,22 +120,30 @@ func New(o Options) *Relay {
 	// Never compress: the library's default path builds a prepared
 	// websocket message per recipient (LIBRARY-NOTES S2).
 	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 30})
-	if o.Adapter != nil {
+	var rc *recovery
+	switch {
+	case o.Adapter != nil:
 		opts.SetAdapter(o.Adapter)
-	}
-	if o.Recover > 0 {
+	case o.Recover > 0:
+		if o.RecoverBytes <= 0 {
+			o.RecoverBytes = DefaultRecoverBytes
+		}
+		rc = newRecovery(o.Recover, o.RecoverBytes)
 		rec := socket.DefaultConnectionStateRecovery()
 		rec.SetMaxDisconnectionDuration(o.Recover.Milliseconds())
 		rec.SetSkipMiddlewares(true)
 		opts.SetConnectionStateRecovery(rec)
+		opts.SetAdapter(recoveryAdapterBuilder{rc})
 	}
 
 	r := &Relay{
-		io:      socket.NewServer(nil, opts),
-		log:     o.Logger,
-		sockets: make(map[*socket.Socket]struct{}),
-		byNsp:   make(map[string]int),
-		metrics: metrics.NewSet(),
+		io:       socket.NewServer(nil, opts),
+		log:      o.Logger,
+		adapter:  o.Adapter != nil,
+		recovery: rc,
+		sockets:  make(map[*socket.Socket]struct{}),
+		byNsp:    make(map[string]int),
+		metrics:  metrics.NewSet(),
 	}
 	r.events = r.metrics.NewCounter("sio_events_received_total")
 	r.dropped = r.metrics.NewCounter("sio_events_dropped_total")
@@ -143,10 +161,9 @@ func New(o Options) *Relay {
 	eopts.SetPath("/socket.io")
 	eio := engine.NewServer(eopts)
 	// Events go through the relay's passthrough, unless every broadcast
-	// must go through the library: to the adapter (other servers), or to
-	// be numbered for recovery.
+	// must go through the adapter (other servers).
 	var take func(string, []byte) bool
-	if o.Adapter == nil && o.Recover <= 0 {
+	if o.Adapter == nil {
 		take = r.passthrough
 	}
 	useOwnWebsocket(eio, take)
@@ -178,8 +195,8 @@ func New(o Options) *Relay {
 	// connected: joined in the connection handler, a room event sent right
 	// after the client's connect could miss it.
 	defer func() {
-		r.io.Use(joinRooms)
-		nsps.Use(joinRooms)
+		r.io.Use(r.joinRooms)
+		nsps.Use(r.joinRooms)
 	}()
 	if o.Token != "" {
 		refused := r.metrics.GetOrCreateCounter(`sio_refused_total{reason="unauthorized"}`)
@@ -282,7 +299,12 @@ func (r *Relay) onConnection(args ...any) {
 	r.byNsp[label]++
 	r.mu.Unlock()
 	r.connects.Inc()
-	r.log.Info("connect", "id", s.Id(), "nsp", nsp, "addr", s.Handshake().Address, "rooms", rooms, "recovered", s.Recovered())
+	if s.Recovered() && r.recovery != nil {
+		n := r.recovery.replay(s)
+		r.log.Info("connect", "id", s.Id(), "nsp", nsp, "addr", s.Handshake().Address, "rooms", rooms, "recovered", true, "replayed", n)
+	} else {
+		r.log.Info("connect", "id", s.Id(), "nsp", nsp, "addr", s.Handshake().Address, "rooms", rooms, "recovered", s.Recovered())
+	}
 	from := newSender(s, rooms)
 	var st *connState
 	if c, ok := r.conns.Load(s.Conn().Id()); ok {
@@ -291,14 +313,17 @@ func (r *Relay) onConnection(args ...any) {
 	}
 
 	_ = s.On("disconnect", func(args ...any) {
+		reason, _ := args[0].(string)
 		if st != nil {
 			st.senders.remove(nsp, s)
+			if reason == "client namespace disconnect" {
+				st.left.Store(true)
+			}
 		}
 		r.mu.Lock()
 		delete(r.sockets, s)
 		r.byNsp[label]--
 		r.mu.Unlock()
-		reason, _ := args[0].(string)
 		// Reasons are the library's own few strings: a bounded label.
 		r.metrics.GetOrCreateCounter(`sio_disconnections_total{reason="` + reason + `"}`).Inc()
 		r.log.Info("disconnect", "id", s.Id(), "nsp", nsp, "reason", reason)
@@ -332,24 +357,63 @@ func (r *Relay) relay(from *sender, args []any) {
 		return
 	}
 	r.events.Inc()
-	op := s.Broadcast()
-	if len(from.rooms) > 0 {
-		op = op.To(from.rooms...)
-	}
-	if err := op.Emit(ev, args[1:]...); err != nil {
-		r.dropped.Inc()
-		r.log.Warn("dropped event", "id", s.Id(), "event", ev, "err", err)
-		return
+	if r.adapter {
+		op := s.Broadcast()
+		if len(from.rooms) > 0 {
+			op = op.To(from.rooms...)
+		}
+		if err := op.Emit(ev, args[1:]...); err != nil {
+			r.dropped.Inc()
+			r.log.Warn("dropped event", "id", s.Id(), "event", ev, "err", err)
+			return
+		}
+	} else {
+		r.broadcast(from, func(offset string) outgoing {
+			data := args
+			if offset != "" {
+				data = append(args[:len(args):len(args)], offset)
+			}
+			return encodeEvent(s.Nsp().Name(), data)
+		})
 	}
 	if ack != nil {
-		r.afterWritten(from, func() { ack(nil, nil) })
+		r.afterWritten(from, func(lost, all int) {
+			if lost == 0 {
+				ack(nil, nil)
+				return
+			}
+			ack([]any{map[string]any{
+				"error": fmt.Sprintf("not delivered to %d of %d receivers: their connection was lost before it was written to them", lost, all),
+			}}, nil)
+		})
 	}
 }
 
-// joinRooms joins a connecting client to the rooms of its handshake.
-func joinRooms(s *socket.Socket, next func(*socket.ExtendedError)) {
+// encodeEvent encodes an EVENT packet (BINARY_EVENT when data holds
+// binary) for every recipient.
+func encodeEvent(nsp string, data []any) outgoing {
+	packets := eventEncoder.Encode(&parser.Packet{Type: parser.EVENT, Nsp: nsp, Data: data})
+	opts := &socket.WriteOptions{}
+	opts.PreEncoded = true
+	if len(packets) == 1 {
+		if p, ok := packets[0].(*types.StringBuffer); ok {
+			frame := make([]byte, 0, 1+p.Len())
+			opts.WsPreEncodedFrame = types.NewStringBuffer(append(append(frame, '4'), p.Bytes()...))
+		}
+	}
+	return outgoing{packets, opts}
+}
+
+var eventEncoder = parser.NewEncoder()
+
+// joinRooms joins a connecting client to the rooms of its handshake, and
+// with recovery on, notes where its session starts.
+func (r *Relay) joinRooms(s *socket.Socket, next func(*socket.ExtendedError)) {
 	if rooms := Rooms(s.Handshake()); len(rooms) > 0 {
 		s.Join(rooms...)
+	}
+	if r.recovery != nil {
+		s.SetData(r.recovery.start(s.Nsp().Name()))
 	}
 	next(nil)
 }

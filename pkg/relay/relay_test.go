@@ -75,7 +75,10 @@ func dial(t *testing.T, base, path string, rooms ...string) *client {
 			c.mu.Lock()
 			c.got = append(c.got, received{ev, args})
 			c.mu.Unlock()
-			c.note <- struct{}{}
+			select {
+			case c.note <- struct{}{}:
+			default: // a wake-up is pending
+			}
 		},
 		OnState: func(s conn.State) {
 			select {

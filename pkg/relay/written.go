@@ -23,11 +23,14 @@ type written struct {
 	done    int64   // packets written
 	waiting []waiter
 	closed  bool
+	lost    bool // closed with packets not written that count as lost
 }
 
+// waiter is called with lost set when the connection closed before the
+// packets it waits for were written, and they count as lost.
 type waiter struct {
 	upTo int64
-	fn   func()
+	fn   func(lost bool)
 }
 
 func (w *written) queued() { w.created.Add(1) }
@@ -48,7 +51,7 @@ func (w *written) drain() {
 	}
 	w.done = w.batches[0]
 	w.batches = w.batches[1:]
-	var ready []func()
+	var ready []func(bool)
 	n := 0
 	for _, wt := range w.waiting {
 		if wt.upTo <= w.done {
@@ -62,18 +65,24 @@ func (w *written) drain() {
 	w.waiting = w.waiting[:n]
 	w.mu.Unlock()
 	for _, fn := range ready {
-		fn()
+		fn(false)
 	}
 }
 
 // after calls fn once every packet queued so far was written, or the
 // connection closed; at once if that is so already.
-func (w *written) after(fn func()) {
+func (w *written) after(fn func(lost bool)) {
 	upTo := w.created.Load()
 	w.mu.Lock()
-	if w.closed || w.done >= upTo {
+	if w.done >= upTo {
 		w.mu.Unlock()
-		fn()
+		fn(false)
+		return
+	}
+	if w.closed {
+		lost := w.lost
+		w.mu.Unlock()
+		fn(lost)
 		return
 	}
 	w.waiting = append(w.waiting, waiter{upTo, fn})
@@ -81,36 +90,43 @@ func (w *written) after(fn func()) {
 }
 
 // close calls every waiting function: nothing more will be written, and a
-// client that is gone does not hold up the others' acknowledgements.
-func (w *written) close() {
+// client that is gone does not hold up the others' acknowledgements. lost
+// says whether what was not written counts as lost.
+func (w *written) close(lost bool) {
 	w.mu.Lock()
 	w.closed = true
+	w.lost = lost
 	list := w.waiting
 	w.waiting = nil
 	w.mu.Unlock()
 	for _, wt := range list {
-		wt.fn()
+		wt.fn(lost)
 	}
 }
 
-// afterWritten calls fn once the event just broadcast from a sender (to rooms,
-// or to its whole namespace) was written to every client it went to.
-func (r *Relay) afterWritten(from *sender, fn func()) {
+// afterWritten calls fn once the event just broadcast from a sender (to
+// rooms, or to its whole namespace) was written to every client it went
+// to, with the number of clients whose connection was lost before, and
+// the number of clients in all.
+func (r *Relay) afterWritten(from *sender, fn func(lost, all int)) {
 	var targets []*written
 	r.recipients(from, func(to *socket.Socket) {
 		if c, ok := r.conns.Load(to.Conn().Id()); ok {
 			targets = append(targets, &c.(*connState).written)
 		}
 	})
-	left := atomic.Int64{}
+	var left, lost atomic.Int64
 	left.Store(int64(len(targets)) + 1)
-	one := func() {
+	one := func(l bool) {
+		if l {
+			lost.Add(1)
+		}
 		if left.Add(-1) == 0 {
-			fn()
+			fn(int(lost.Load()), len(targets))
 		}
 	}
 	for _, w := range targets {
 		w.after(one)
 	}
-	one()
+	one(false)
 }

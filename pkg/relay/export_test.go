@@ -1,0 +1,5 @@
+package relay
+
+// SetRestoreHook sets a function that runs after a session was restored
+// and before its socket is registered; nil removes it.
+func SetRestoreHook(f func()) { testHookRestored = f }

@@ -1,0 +1,312 @@
+package relay
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Connection state recovery, done by the relay rather than the library.
+//
+// A client whose connection was lost comes back with its session's
+// private id and the offset of the last event it received; the server
+// sends it what it missed and it goes on as if nothing happened. The
+// library has this, but it does not hold across cut connections: events
+// broadcast while a session is being restored (between the library's
+// RestoreSession and the socket's registration in its namespace) reach
+// neither the replay nor the socket; the replay is written before the
+// CONNECT answer, so a large one outlasts a client's connect timeout; it
+// numbers only events it broadcasts itself, so the relay's passthrough
+// would be lost to it; and it finds an offset by a linear search.
+//
+// Here every event a namespace relays is numbered and kept for the
+// recovery window (and within a byte budget), under one lock per
+// namespace that also orders its writes to the recipients. A session being
+// restored is "catching up": broadcasts skip it, and once its socket is
+// registered the relay writes it every event after its offset, under the
+// same lock, after the CONNECT answer. So every event goes to a resumed
+// client exactly once, in order. The offset is the event's number as a
+// decimal string, appended as a last argument (as Node does; clients take
+// it off).
+//
+// The library still does the session's bookkeeping: it gives each socket
+// a private id, calls PersistSession when a socket's connection is lost,
+// and RestoreSession when a client comes back with an id and an offset;
+// the relay's adapter answers both.
+type recovery struct {
+	window   time.Duration
+	maxBytes int64
+
+	bytes atomic.Int64 // kept in every namespace's log
+
+	logs sync.Map // *eventLog by namespace name
+
+	mu       sync.Mutex
+	sessions map[socket.PrivateSessionId]*lostSession
+}
+
+// noOffset is what a client that got no event in its session sends as its
+// offset: a recovering server then replays from the session's start. (The
+// library restores only with a non-empty offset; Node's client sends none
+// in that case, and its session cannot be resumed.)
+const noOffset = "0"
+
+type lostSession struct {
+	*socket.SessionToPersist
+	at time.Time
+}
+
+// sessionData is what the relay keeps in a socket's data: the offset of
+// the last event before it joined.
+type sessionData struct{ start uint64 }
+
+// eventLog is one namespace's numbered events.
+type eventLog struct {
+	mu       sync.Mutex
+	entries  []entry // oldest first
+	next     uint64  // the number of the next event; the first is 1
+	catching map[socket.SocketId]catchUp
+}
+
+type catchUp struct {
+	after uint64
+	since time.Time
+}
+
+// entry is one relayed event as every recipient gets it.
+type entry struct {
+	off   uint64
+	at    time.Time
+	from  socket.SocketId
+	rooms *types.Set[socket.Room] // nil: the whole namespace
+	out   outgoing
+	size  int64
+}
+
+func newRecovery(window time.Duration, maxBytes int64) *recovery {
+	return &recovery{window: window, maxBytes: maxBytes, sessions: map[socket.PrivateSessionId]*lostSession{}}
+}
+
+func (rc *recovery) log(nsp string) *eventLog {
+	if l, ok := rc.logs.Load(nsp); ok {
+		return l.(*eventLog)
+	}
+	l, _ := rc.logs.LoadOrStore(nsp, &eventLog{next: 1, catching: map[socket.SocketId]catchUp{}})
+	return l.(*eventLog)
+}
+
+// add keeps an event; l.mu is held.
+func (rc *recovery) add(l *eventLog, e entry) {
+	l.entries = append(l.entries, e)
+	rc.bytes.Add(e.size)
+	rc.trim(l, e.at)
+}
+
+// trim drops the events older than the window, and the oldest while the
+// logs hold more than maxBytes; l.mu is held.
+func (rc *recovery) trim(l *eventLog, now time.Time) {
+	n := 0
+	for n < len(l.entries) {
+		e := &l.entries[n]
+		if now.Sub(e.at) <= rc.window && rc.bytes.Load() <= rc.maxBytes {
+			break
+		}
+		rc.bytes.Add(-e.size)
+		n++
+	}
+	if n > 0 {
+		clear(l.entries[:n])
+		l.entries = l.entries[n:]
+		if len(l.entries) == 0 {
+			l.entries = nil // let the array go
+		}
+	}
+	for id, c := range l.catching {
+		if now.Sub(c.since) > time.Minute { // a restore that never finished
+			delete(l.catching, id)
+		}
+	}
+}
+
+// start is the offset a new socket's session starts after.
+func (rc *recovery) start(nsp string) sessionData {
+	l := rc.log(nsp)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return sessionData{start: l.next - 1}
+}
+
+// persist keeps a lost socket's session for the window.
+func (rc *recovery) persist(s *socket.SessionToPersist) {
+	now := time.Now()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for pid, ls := range rc.sessions {
+		if now.Sub(ls.at) > rc.window {
+			delete(rc.sessions, pid)
+		}
+	}
+	rc.sessions[s.Pid] = &lostSession{s, now}
+}
+
+// restore takes a session back, if it is still kept and every event
+// after offset is: the socket then catches up (see replay).
+func (rc *recovery) restore(nsp string, pid socket.PrivateSessionId, offset string) *socket.Session {
+	rc.mu.Lock()
+	ls := rc.sessions[pid]
+	delete(rc.sessions, pid)
+	rc.mu.Unlock()
+	if ls == nil || time.Since(ls.at) > rc.window {
+		return nil
+	}
+	var after uint64
+	if offset == noOffset {
+		d, ok := ls.Data.(sessionData)
+		if !ok {
+			return nil
+		}
+		after = d.start
+	} else {
+		n, err := strconv.ParseUint(offset, 10, 64)
+		if err != nil {
+			return nil
+		}
+		after = n
+	}
+	if !rc.catchUp(nsp, ls.Sid, after) {
+		return nil
+	}
+	if testHookRestored != nil {
+		testHookRestored()
+	}
+	return &socket.Session{SessionToPersist: ls.SessionToPersist}
+}
+
+// testHookRestored, when set by a test, runs after a session was restored
+// and before its socket is registered: the window in which the library's
+// own recovery lost events.
+var testHookRestored func()
+
+// catchUp marks a socket being restored as catching up from after, if
+// every event after it is still kept.
+func (rc *recovery) catchUp(nsp string, sid socket.SocketId, after uint64) bool {
+	l := rc.log(nsp)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	oldest := l.next
+	if len(l.entries) > 0 {
+		oldest = l.entries[0].off
+	}
+	if after >= l.next || after+1 < oldest {
+		return false
+	}
+	l.catching[sid] = catchUp{after: after, since: time.Now()}
+	return true
+}
+
+// replay writes a resumed socket every event it missed, and from then on
+// the socket gets broadcasts again.
+func (rc *recovery) replay(s *socket.Socket) int {
+	l := rc.log(s.Nsp().Name())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.catching[s.Id()]
+	if !ok {
+		return 0
+	}
+	delete(l.catching, s.Id())
+	rooms := s.Rooms()
+	n := 0
+	for i := range l.entries {
+		e := &l.entries[i]
+		if e.off <= c.after || e.from == s.Id() || !reaches(e.rooms, rooms) {
+			continue
+		}
+		s.Client().WriteToEngine(e.out.packets, e.out.opts)
+		n++
+	}
+	return n
+}
+
+// reaches tells whether an event sent to rooms (nil: the namespace) goes
+// to a member of the rooms in has.
+func reaches(rooms, has *types.Set[socket.Room]) bool {
+	if rooms == nil {
+		return true
+	}
+	for _, r := range rooms.Keys() {
+		if has.Has(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// recoveryAdapter is the library's in-memory adapter with the relay's
+// sessions.
+type recoveryAdapter struct {
+	socket.Adapter
+	rc  *recovery
+	nsp string
+}
+
+func (a *recoveryAdapter) PersistSession(s *socket.SessionToPersist) { a.rc.persist(s) }
+
+func (a *recoveryAdapter) RestoreSession(pid socket.PrivateSessionId, offset string) (*socket.Session, error) {
+	return a.rc.restore(a.nsp, pid, offset), nil
+}
+
+type recoveryAdapterBuilder struct{ rc *recovery }
+
+func (b recoveryAdapterBuilder) New(nsp socket.Namespace) socket.Adapter {
+	return &recoveryAdapter{Adapter: socket.NewAdapter(nsp), rc: b.rc, nsp: nsp.Name()}
+}
+
+// outgoing is one event as its recipients get it: its Socket.IO packets
+// (a text packet, then its attachments), and write options that carry the
+// whole websocket frame when the event is text only.
+type outgoing struct {
+	packets []types.BufferInterface
+	opts    *socket.WriteOptions
+}
+
+func (o outgoing) size() int64 {
+	n := int64(64)
+	for _, p := range o.packets {
+		n += int64(p.Len())
+	}
+	if f := o.opts.WsPreEncodedFrame; f != nil {
+		n += int64(f.Len())
+	}
+	return n
+}
+
+// broadcast sends an event from a sender to the other clients of its
+// namespace or rooms. build makes the event given its offset ("" when
+// recovery is off). With recovery, the event is numbered and kept, and the
+// namespace's lock orders it with every other event of the namespace and
+// with the replays to resumed sessions.
+func (r *Relay) broadcast(from *sender, build func(offset string) outgoing) {
+	rc := r.recovery
+	if rc == nil {
+		out := build("")
+		r.recipients(from, func(to *socket.Socket) { to.Client().WriteToEngine(out.packets, out.opts) })
+		return
+	}
+	l := rc.log(from.s.Nsp().Name())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	off := l.next
+	l.next++
+	out := build(strconv.FormatUint(off, 10))
+	rc.add(l, entry{off: off, at: time.Now(), from: from.s.Id(), rooms: from.roomSet, out: out, size: out.size()})
+	r.recipients(from, func(to *socket.Socket) {
+		if _, catching := l.catching[to.Id()]; !catching {
+			to.Client().WriteToEngine(out.packets, out.opts)
+		}
+	})
+}
