@@ -246,4 +246,3 @@ func TestRecoveryRepeatedCuts(t *testing.T) {
 	}
 	t.Logf("%d cuts", cuts.Load())
 }
-
