@@ -33,6 +33,8 @@ Common options:
 flow:   -pubs N -subs N -events N (per publisher) -window N -rate R (per
         publisher per second, 0 = as fast as the window allows) -size BYTES
         -sub-url URL (subscribers on another node of a cluster)
+        -auth JSON (sent with every CONNECT, e.g. '{"sio_offsets":true}'
+        to have sio-serve number the events for recovery, as for sio-sub)
 idle:   -conns N -hold D -parallel N
 storm:  -conns N -parallel N -client conn|raw -timeout D
 
@@ -69,6 +71,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	var (
 		url      = fs.String("url", "http://127.0.0.1:31979", "")
 		subURL   = fs.String("sub-url", "", "")
+		auth     = fs.String("auth", "", "")
 		pid      = fs.Int("pid", 0, "")
 		pubs     = fs.Int("pubs", 1, "")
 		subs     = fs.Int("subs", 1, "")
@@ -94,7 +97,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	switch mode {
 	case "flow":
 		res, err = Flow{URL: *url, SubURL: *subURL, Pubs: *pubs, Subs: *subs, Events: *events, Window: *window,
-			Rate: *rate, Size: *size, PID: *pid}.Run(ctx)
+			Rate: *rate, Size: *size, PID: *pid, Auth: *auth}.Run(ctx)
 	case "idle":
 		res, err = Idle{URL: *url, Conns: *conns, Hold: *hold, PID: *pid, Parallel: *parallel}.Run(ctx)
 	case "storm":

@@ -24,6 +24,8 @@ type Flow struct {
 	PID    int     // server process, for its CPU time; 0: not measured
 	// Stall ends the run when no subscriber received anything for this long.
 	Stall time.Duration
+	// Auth is the JSON auth every client sends with its CONNECT, or "".
+	Auth string
 }
 
 // FlowResult is what a Flow measured. Deliveries count events received by
@@ -97,7 +99,7 @@ func (f Flow) Run(ctx context.Context) (FlowResult, error) {
 		if f.SubURL != "" {
 			subURL = f.SubURL
 		}
-		c, err := dialTimeout(ctx, subURL, func(data []byte, at time.Time) {
+		c, err := dialTimeout(ctx, subURL, f.Auth, func(data []byte, at time.Time) {
 			p, s, ts, ok := parseEvent(data)
 			sb.mu.Lock()
 			if !ok || p < 0 || p >= f.Pubs {
@@ -122,7 +124,7 @@ func (f Flow) Run(ctx context.Context) (FlowResult, error) {
 	}
 	pubs := make([]*Raw, f.Pubs)
 	for i := range pubs {
-		c, err := dialTimeout(ctx, f.URL, nil)
+		c, err := dialTimeout(ctx, f.URL, f.Auth, nil)
 		if err != nil {
 			return res, fmt.Errorf("publisher %d: %w", i, err)
 		}
@@ -249,8 +251,8 @@ func (f Flow) publish(ctx context.Context, p int, c *Raw, window chan struct{}, 
 	return nil
 }
 
-func dialTimeout(ctx context.Context, url string, onEvent func([]byte, time.Time)) (*Raw, error) {
+func dialTimeout(ctx context.Context, url, auth string, onEvent func([]byte, time.Time)) (*Raw, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	return DialRaw(ctx, url, onEvent)
+	return DialRawAuth(ctx, url, auth, onEvent)
 }

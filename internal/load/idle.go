@@ -49,7 +49,7 @@ func (d Idle) Run(ctx context.Context) (IdleResult, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			c, err := dialTimeout(ctx, d.URL, nil)
+			c, err := dialTimeout(ctx, d.URL, "", nil)
 			if err == nil {
 				clients[i] = c
 			}

@@ -60,6 +60,15 @@ const rejoinAfter = 2 * time.Second
 // set, gets the body of every event packet (what follows "42") and the time
 // it was read; it runs on the reading goroutine and must not keep data.
 func DialRaw(ctx context.Context, base string, onEvent func(data []byte, at time.Time)) (*Raw, error) {
+	return DialRawAuth(ctx, base, "", onEvent)
+}
+
+// DialRawAuth is DialRaw with auth, a JSON object, sent in the CONNECT
+// (sio-serve gives a client that asks with {"sio_offsets":true} the
+// events it missed when it comes back, numbered as sio-pub and sio-sub get
+// them).
+func DialRawAuth(ctx context.Context, base, auth string, onEvent func(data []byte, at time.Time)) (*Raw, error) {
+	join := []byte("40" + auth)
 	u, err := wsURL(base)
 	if err != nil {
 		return nil, err
@@ -84,7 +93,7 @@ func DialRaw(ctx context.Context, base string, onEvent func(data []byte, at time
 	}
 	_ = ws.SetReadDeadline(time.Time{})
 	go c.read()
-	if err := c.write([]byte("40")); err != nil {
+	if err := c.write(join); err != nil {
 		ws.Close()
 		return nil, err
 	}
@@ -100,7 +109,7 @@ func DialRaw(ctx context.Context, base string, onEvent func(data []byte, at time
 			ws.Close()
 			return nil, ctx.Err()
 		case <-t.C:
-			if err := c.write([]byte("40")); err != nil {
+			if err := c.write(join); err != nil {
 				ws.Close()
 				return nil, err
 			}

@@ -122,6 +122,11 @@ type Conn struct {
 	firstJoined chan struct{}
 }
 
+// offsetsKey in the handshake auth asks sio-serve for connection state
+// recovery even when it does not give it to every client (its relay
+// package names it OffsetsKey; the client does not import the server).
+const offsetsKey = "sio_offsets"
+
 // noOffset is the offset sent to resume a session in which no event came.
 const noOffset = "0"
 
@@ -170,6 +175,9 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	if o.Token != "" {
 		c.auth["token"] = o.Token
 	}
+	// Ask sio-serve to number our events so that a lost connection can
+	// resume (other servers ignore it).
+	c.auth[offsetsKey] = true
 	go c.run()
 
 	t := time.NewTimer(o.ConnectTimeout)

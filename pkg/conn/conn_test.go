@@ -249,7 +249,7 @@ func TestConnResumesSession(t *testing.T) {
 		dialed <- c
 	}()
 	fc := s.accept()
-	if auth := fc.join(t); auth["token"] != "t" || auth["pid"] != nil {
+	if auth := fc.join(t); auth["token"] != "t" || auth["pid"] != nil || auth[offsetsKey] != true {
 		t.Fatalf("first CONNECT auth %v", auth)
 	}
 	fc.send(t, `40/chat,{"sid":"a","pid":"P1"}`)

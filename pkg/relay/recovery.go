@@ -40,6 +40,7 @@ import (
 type recovery struct {
 	window   time.Duration
 	maxBytes int64
+	all      bool // every client resumes; else only those that ask (OffsetsKey)
 
 	bytes atomic.Int64 // kept in every namespace's log
 
@@ -60,9 +61,26 @@ type lostSession struct {
 	at time.Time
 }
 
-// sessionData is what the relay keeps in a socket's data: the offset of
-// the last event before it joined.
-type sessionData struct{ start uint64 }
+// OffsetsKey, set to true in a client's handshake auth, asks the relay to
+// number the client's events and keep its session when its connection
+// is lost, also when recovery is not on for every client. sio-pub and
+// sio-sub send it; other clients, which would see the offset as an extra
+// last argument, get it only when recovery is on for all.
+const OffsetsKey = "sio_offsets"
+
+// sessionData is what the relay keeps in a socket's data: whether its
+// events carry offsets (it can resume), and the offset of the last event
+// before it joined.
+type sessionData struct {
+	offsets bool
+	start   uint64
+}
+
+// offsets tells whether events to s carry an offset.
+func offsets(s *socket.Socket) bool {
+	d, _ := s.Data().(sessionData)
+	return d.offsets
+}
 
 // eventLog is one namespace's numbered events.
 type eventLog struct {
@@ -87,8 +105,8 @@ type entry struct {
 	size  int64
 }
 
-func newRecovery(window time.Duration, maxBytes int64) *recovery {
-	return &recovery{window: window, maxBytes: maxBytes, sessions: map[socket.PrivateSessionId]*lostSession{}}
+func newRecovery(window time.Duration, maxBytes int64, all bool) *recovery {
+	return &recovery{window: window, maxBytes: maxBytes, all: all, sessions: map[socket.PrivateSessionId]*lostSession{}}
 }
 
 func (rc *recovery) log(nsp string) *eventLog {
@@ -132,16 +150,28 @@ func (rc *recovery) trim(l *eventLog, now time.Time) {
 	}
 }
 
-// start is the offset a new socket's session starts after.
-func (rc *recovery) start(nsp string) sessionData {
-	l := rc.log(nsp)
+// begin notes whether a new socket's events carry offsets, and where its
+// session starts.
+func (rc *recovery) begin(s *socket.Socket) {
+	on := rc.all
+	if v, ok := s.Handshake().Auth[OffsetsKey].(bool); ok && v {
+		on = true
+	}
+	if !on {
+		s.SetData(sessionData{})
+		return
+	}
+	l := rc.log(s.Nsp().Name())
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return sessionData{start: l.next - 1}
+	s.SetData(sessionData{offsets: true, start: l.next - 1})
 }
 
-// persist keeps a lost socket's session for the window.
+// persist keeps a lost socket's session for the window, if it can resume.
 func (rc *recovery) persist(s *socket.SessionToPersist) {
+	if d, _ := s.Data.(sessionData); !d.offsets {
+		return
+	}
 	now := time.Now()
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -304,9 +334,19 @@ func (r *Relay) broadcast(from *sender, build func(offset string) outgoing) {
 	l.next++
 	out := build(strconv.FormatUint(off, 10))
 	rc.add(l, entry{off: off, at: time.Now(), from: from.s.Id(), rooms: from.roomSet, out: out, size: out.size()})
+	var plain *outgoing // for clients whose events carry no offset
 	r.recipients(from, func(to *socket.Socket) {
-		if _, catching := l.catching[to.Id()]; !catching {
-			to.Client().WriteToEngine(out.packets, out.opts)
+		if _, catching := l.catching[to.Id()]; catching {
+			return
 		}
+		if rc.all || offsets(to) {
+			to.Client().WriteToEngine(out.packets, out.opts)
+			return
+		}
+		if plain == nil {
+			o := build("")
+			plain = &o
+		}
+		to.Client().WriteToEngine(plain.packets, plain.opts)
 	})
 }

@@ -19,7 +19,7 @@ import (
 // recoverServer starts a relay with recovery on and returns it and its URL.
 func recoverServer(t *testing.T) (*relay.Relay, string) {
 	t.Helper()
-	return serverWith(t, relay.Options{Recover: 30 * time.Second})
+	return serverWith(t, relay.Options{Recover: 30 * time.Second, RecoverAll: true})
 }
 
 // viaProxy dials base+path through a fault proxy the test can cut, and
@@ -245,4 +245,35 @@ func TestRecoveryRepeatedCuts(t *testing.T) {
 		t.Errorf("%d events, want %d", n, pubs*per)
 	}
 	t.Logf("%d cuts", cuts.Load())
+}
+
+// Without RecoverAll, only clients that ask for it get offsets and
+// resume: another client (here a bare websocket) gets every event as it
+// was sent.
+func TestRecoveryOnlyForClientsThatAsk(t *testing.T) {
+	_, base := serverWith(t, relay.Options{Recover: 30 * time.Second})
+	sub, proxy := viaProxy(t, base, "/")
+	other := rawJoin(t, base)
+	pub := dial(t, base, "")
+	emit(t, pub, "n", "1")
+	if _, m, err := other.ReadMessage(); err != nil || string(m) != `42["n","1"]` {
+		t.Fatalf("the other client got %q, %v; want the event as sent", m, err)
+	}
+	sub.wait(t, 1)
+	proxy.Refuse(true)
+	proxy.Cut()
+	waitLost(t, sub)
+	emit(t, pub, "n", "2")
+	flush(t, pub)
+	proxy.Refuse(false)
+	if st := sub.reconnected(t); !st.Recovered {
+		t.Fatalf("state %+v: not recovered", st)
+	}
+	sub.wait(t, 2)
+	if got := strings.Join(sub.numbers(t), " "); got != "1 2" {
+		t.Errorf("got %q", got)
+	}
+	if _, m, err := other.ReadMessage(); err != nil || string(m) != `42["n","2"]` {
+		t.Fatalf("the other client got %q, %v; want the event as sent", m, err)
+	}
 }

@@ -48,9 +48,14 @@ type Options struct {
 	MaxQueue int64
 	// Recover, when above zero, turns on connection state recovery: a
 	// client that reconnects within it gets the events it missed and its
-	// rooms back. Every event then carries a trailing offset argument, as
-	// in Node (our clients strip it). Not with Adapter.
+	// rooms back. Its events then carry a trailing offset argument, as in
+	// Node (our clients take it off). Not with Adapter.
 	Recover time.Duration
+	// RecoverAll makes recovery, when on, apply to every client. Without
+	// it only clients that ask for it (OffsetsKey in their handshake auth,
+	// as sio-pub and sio-sub do) get offsets and resume: the others see
+	// every event's arguments as they were sent.
+	RecoverAll bool
 	// RecoverBytes bounds the events kept for recovery, in bytes as sent.
 	// Default DefaultRecoverBytes.
 	RecoverBytes int64
@@ -128,7 +133,7 @@ func New(o Options) *Relay {
 		if o.RecoverBytes <= 0 {
 			o.RecoverBytes = DefaultRecoverBytes
 		}
-		rc = newRecovery(o.Recover, o.RecoverBytes)
+		rc = newRecovery(o.Recover, o.RecoverBytes, o.RecoverAll)
 		rec := socket.DefaultConnectionStateRecovery()
 		rec.SetMaxDisconnectionDuration(o.Recover.Milliseconds())
 		rec.SetSkipMiddlewares(true)
@@ -413,7 +418,7 @@ func (r *Relay) joinRooms(s *socket.Socket, next func(*socket.ExtendedError)) {
 		s.Join(rooms...)
 	}
 	if r.recovery != nil {
-		s.SetData(r.recovery.start(s.Nsp().Name()))
+		r.recovery.begin(s)
 	}
 	next(nil)
 }

@@ -640,3 +640,87 @@ func TestRelayPassesThroughAfterUpgrade(t *testing.T) {
 		t.Fatalf("got %s (%v), want %s", m, err, ev)
 	}
 }
+
+// heldReceiver joins "/" with a small, fixed receive buffer and reads
+// nothing: what the network holds for it is at most a few MB.
+func heldReceiver(t *testing.T, base string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(64 << 10)
+		}
+		return c, err
+	}}
+	ws := rawDial(t, &d, base)
+	t.Cleanup(func() { ws.Close() })
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "40{") {
+		t.Fatalf("connect answer %q, %v", m, err)
+	}
+	return ws
+}
+
+// A receiver whose connection is lost before an event was written to it
+// (and whose session is not kept) does not get the event: the sender's
+// acknowledgement says so with an error, while the events the receiver
+// did get are acknowledged plainly.
+func TestRelayAckSaysWhenAReceiverVanished(t *testing.T) {
+	_, base := serverWith(t, relay.Options{MaxQueue: 1 << 30})
+	a := dial(t, base, "")
+	ws := heldReceiver(t, base)
+	other := dial(t, base, "")
+	const n = 24
+	big := strings.Repeat("x", 1_000_000-100)
+	type result struct {
+		args []any
+		err  error
+	}
+	acked := make(chan result, n)
+	for i := 0; i < n; i++ {
+		if err := a.Emit("big", []any{big}, func(args []any, err error) { acked <- result{args, err} }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, a)
+	plainAcks := 0
+	wait := time.After(time.Second)
+collect:
+	for {
+		select {
+		case r := <-acked:
+			if r.err != nil || len(r.args) != 0 {
+				t.Fatalf("ack %v, %v before the receiver went", r.args, r.err)
+			}
+			plainAcks++
+		case <-wait:
+			break collect
+		}
+	}
+	if plainAcks == n {
+		t.Fatalf("all %d events acknowledged while their receiver read nothing", n)
+	}
+	ws.Close() // gone, with events not written to it
+	errAcks := 0
+	for got := plainAcks; got < n; got++ {
+		select {
+		case r := <-acked:
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if len(r.args) != 1 || !strings.Contains(string(r.args[0].(json.RawMessage)), `"error":"not delivered to 1 of 2 receivers`) {
+				t.Fatalf("ack %s after the receiver went, want an error naming 1 of 2 receivers", r.args)
+			}
+			errAcks++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d acknowledged", got, n)
+		}
+	}
+	if errAcks == 0 {
+		t.Fatal("every event was acknowledged plainly")
+	}
+	other.wait(t, n) // the other receiver got them all
+	t.Logf("%d acknowledged plainly, %d with an error", plainAcks, errAcks)
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,14 +31,17 @@ type Config struct {
 	MaxQueue int64
 	MaxConns int
 	Recover  time.Duration
-	Redis    string
-	Token    string
-	Origins  cli.Strings
-	TLSCert  string
-	TLSKey   string
-	LogJSON  bool
-	Quiet    bool
-	Verbose  bool
+	// RecoverAll: recovery for every client, not only those that ask.
+	RecoverAll   bool
+	RecoverBytes int64
+	Redis        string
+	Token        string
+	Origins      cli.Strings
+	TLSCert      string
+	TLSKey       string
+	LogJSON      bool
+	Quiet        bool
+	Verbose      bool
 }
 
 const usage = `Usage: sio-serve [options]
@@ -58,13 +62,20 @@ Options:
                          waiting even if it reads (default 16777216)
       --max-conns N      most connections at once; more are answered 503
                          (default 10000, 0 for no limit)
-      --recover D        connection state recovery: a client that comes
-                         back within D (e.g. 30s) gets the events it missed
-                         and its rooms (default off)
+      --recover D        connection state recovery for every client: one
+                         that comes back within D gets the events it
+                         missed and its rooms, and each event carries an
+                         offset as a last argument (as with Node's
+                         connectionStateRecovery). Without it, sio-pub and
+                         sio-sub, which ask for it, resume within 30s and
+                         other clients see events as sent; 0 turns it off
+      --recover-bytes N  bytes of events kept for recovery (default
+                         67108864); a client away longer than they last
+                         resumes with a gap
       --redis URL        join the other servers on this Redis: sio-serve and
                          Node socket.io with @socket.io/redis-adapter (env
                          SIO_REDIS_URL; redis://HOST:PORT/DB, rediss:// for
-                         TLS); not with --recover
+                         TLS); recovery is then off
       --token T          clients must send T as "token" in the handshake
                          auth (sio-pub/sio-sub --token; env SIO_TOKEN)
       --cors-origin O    also let web pages of origin O connect (repeatable
@@ -106,6 +117,10 @@ Examples:
   sio-serve --port 3001 --redis redis://127.0.0.1:6379/0   # one of several
 `
 
+// DefaultRecover is how long sio-serve keeps the session of a sio-pub or
+// sio-sub whose connection was lost, when --recover is not given.
+const DefaultRecover = 30 * time.Second
+
 // ParseFlags reads the command line and the environment.
 func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
 	fs := cli.NewFlagSet("sio-serve")
@@ -121,7 +136,8 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	}
 	fs.Int64Var(&c.MaxBytes, "max-bytes", relay.DefaultMaxBytes, "")
 	fs.Int64Var(&c.MaxQueue, "max-queue", relay.DefaultMaxQueue, "")
-	fs.DurationVar(&c.Recover, "recover", 0, "")
+	fs.DurationVar(&c.Recover, "recover", DefaultRecover, "")
+	fs.Int64Var(&c.RecoverBytes, "recover-bytes", relay.DefaultRecoverBytes, "")
 	fs.StringVar(&c.Redis, "redis", getenv("SIO_REDIS_URL"), "")
 	fs.IntVar(&c.MaxConns, "max-conns", 10000, "")
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
@@ -147,13 +163,22 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if c.Recover < 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --recover: must not be negative", c.Recover)
 	}
+	if c.RecoverBytes <= 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --recover-bytes: must be above zero", c.RecoverBytes)
+	}
+	recoverSet := false
+	fs.Visit(func(f *flag.Flag) { recoverSet = recoverSet || f.Name == "recover" })
+	c.RecoverAll = recoverSet && c.Recover > 0
 	if c.Redis != "" {
 		if err := redisadapter.CheckURL(c.Redis); err != nil {
 			return c, cli.Errorf(cli.ExitUsage, "invalid value %q for --redis: %v (want redis://HOST:PORT/DB)", c.Redis, err)
 		}
 	}
-	if c.Redis != "" && c.Recover > 0 {
+	if c.Redis != "" && recoverSet && c.Recover > 0 {
 		return c, cli.Errorf(cli.ExitUsage, "--redis and --recover do not go together (recovery needs a session store the Redis protocol does not share)")
+	}
+	if c.Redis != "" {
+		c.Recover = 0
 	}
 	switch logFormat {
 	case "text":
@@ -214,7 +239,8 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		scheme = "https"
 	}
-	ro := relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, Token: c.Token, Logger: log, Recover: c.Recover}
+	ro := relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, Token: c.Token, Logger: log,
+		Recover: c.Recover, RecoverAll: c.RecoverAll, RecoverBytes: c.RecoverBytes}
 	var cluster *redisadapter.Cluster
 	if c.Redis != "" {
 		cluster, err = redisadapter.Open(ctx, c.Redis, 5*time.Second, log)
