@@ -277,3 +277,23 @@ func TestRecoveryOnlyForClientsThatAsk(t *testing.T) {
 		t.Fatalf("the other client got %q, %v; want the event as sent", m, err)
 	}
 }
+
+// A binary event reaches a client that resumes sessions (with an offset)
+// and one that does not (without), both with the attachment whole: the
+// event is encoded once for each.
+func TestRecoveryBinaryToBothKinds(t *testing.T) {
+	_, base := serverWith(t, relay.Options{Recover: 30 * time.Second})
+	raw := rawJoin(t, base)
+	a, b := dial(t, base, ""), dial(t, base, "")
+	emit(t, a, "bin", []byte{1, 2, 3})
+	got := b.wait(t, 1)
+	if bin, ok := got[0].args[0].([]byte); !ok || string(bin) != "\x01\x02\x03" || len(got[0].args) != 1 {
+		t.Errorf("resuming client got %v", got[0].args)
+	}
+	if _, m, err := raw.ReadMessage(); err != nil || string(m) != `451-["bin",{"_placeholder":true,"num":0}]` {
+		t.Fatalf("other client got %q, %v", m, err)
+	}
+	if _, m, err := raw.ReadMessage(); err != nil || string(m) != "\x01\x02\x03" {
+		t.Fatalf("other client's attachment %q, %v", m, err)
+	}
+}

@@ -10,6 +10,7 @@
 package relay
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"fmt"
 	"io"
@@ -395,9 +396,11 @@ func (r *Relay) relay(from *sender, args []any) {
 }
 
 // encodeEvent encodes an EVENT packet (BINARY_EVENT when data holds
-// binary) for every recipient.
+// binary) for every recipient. data is left as it is: the encoder reads
+// binary buffers out, so it gets copies (an event may be encoded twice,
+// with and without an offset).
 func encodeEvent(nsp string, data []any) outgoing {
-	packets := eventEncoder.Encode(&parser.Packet{Type: parser.EVENT, Nsp: nsp, Data: data})
+	packets := eventEncoder.Encode(&parser.Packet{Type: parser.EVENT, Nsp: nsp, Data: copyBinary(data)})
 	opts := &socket.WriteOptions{}
 	opts.PreEncoded = true
 	if len(packets) == 1 {
@@ -410,6 +413,28 @@ func encodeEvent(nsp string, data []any) outgoing {
 }
 
 var eventEncoder = parser.NewEncoder()
+
+// copyBinary returns v with fresh copies of its binary buffers (and of
+// the containers that hold them).
+func copyBinary(v any) any {
+	switch t := v.(type) {
+	case *types.BytesBuffer:
+		return types.NewBytesBuffer(bytes.Clone(t.Bytes()))
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = copyBinary(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = copyBinary(e)
+		}
+		return out
+	}
+	return v
+}
 
 // joinRooms joins a connecting client to the rooms of its handshake, and
 // with recovery on, notes where its session starts.
