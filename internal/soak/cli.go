@@ -57,7 +57,12 @@ cut-sub and cut-pub (reset the subscribers' or publishers' connections,
 burners for the whole run), storm (idle subscribers connecting at once).
 
 Failures are printed on stderr as they happen, with the command that
-repeats the run; the table goes to stdout at the end.
+repeats the run; the table goes to stdout at the end, one row per mode
+and fault. Its loss columns count runs and (lines); "client closed at
+2s" counts subscribers' connections that the client closed 1.5-2.5 s
+after sio-serve logged their connect, "ping timeouts" sio-serve's
+disconnects for a ping timeout (both from sio-serve's log); "faults" the
+injections applied; "max sio-pub time" the longest a sio-pub ran.
 
 Exit status:
   0  every run passed

@@ -169,7 +169,7 @@ func (r *run) waitProgress(ctx context.Context, at float64) (float64, bool) {
 func (r *run) storm(ctx context.Context, hold time.Duration) {
 	s := r.servers[len(r.servers)-1]
 	var ps []*proc
-	for i := 0; i < r.cfg.StormSize; i++ {
+	for i := 0; i < r.cfg.StormSize && ctx.Err() == nil; i++ {
 		p, err := r.start(procSpec{
 			name: fmt.Sprintf("storm sio-sub %d", i+1), path: filepath.Join(r.cfg.Bin, "sio-sub"),
 			args: []string{"-e", "s", "--url", s.url() + "/storm"}, discardStderr: true,

@@ -23,6 +23,8 @@ type proc struct {
 	stderr *logBuf // nil when not kept
 	done   chan struct{}
 	code   int // once done: the exit code, 128+N when killed by signal N
+	began  time.Time
+	ended  time.Time // once done
 }
 
 // procSpec says how to start a process.
@@ -70,8 +72,10 @@ func startProc(s procSpec) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	p.began = time.Now()
 	go func() {
 		err := cmd.Wait()
+		p.ended = time.Now()
 		p.code = exitCode(cmd.ProcessState, err)
 		if p.stderr != nil {
 			p.stderr.flush()

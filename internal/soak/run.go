@@ -69,6 +69,10 @@ type run struct {
 	planned int
 	notes   []string
 	phase   string
+	// faultsDone is closed when the fault injector is done; closed says
+	// the run is being cleaned up: no process starts any more.
+	faultsDone chan struct{}
+	closed     bool
 }
 
 type pubProc struct {
@@ -89,11 +93,15 @@ func newRun(cfg *Config, spec runSpec) *run {
 func (r *run) expected() int { return r.cfg.Lines * len(r.topo.prefixes) }
 
 func (r *run) start(s procSpec) (*proc, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, errors.New("the run is over")
+	}
 	p, err := startProc(s)
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
 	r.procs = append(r.procs, p)
 	if s.role != "" {
 		if r.roles == nil {
@@ -101,7 +109,6 @@ func (r *run) start(s procSpec) (*proc, error) {
 		}
 		r.roles[p.cmd.Process.Pid] = s.role
 	}
-	r.mu.Unlock()
 	return p, nil
 }
 
@@ -174,11 +181,7 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	for i := range nServers {
 		s := newServer(string(rune('A'+i)), r.cfg.Bin, r.cfg.ServeArgs)
-		s.onStart = func(p *proc) {
-			r.mu.Lock()
-			r.procs = append(r.procs, p)
-			r.mu.Unlock()
-		}
+		s.startProc = r.start
 		s.roleOf = func(addr string) string { return r.clientRole(s, addr) }
 		s.logf = r.logf
 		r.servers = append(r.servers, s)
@@ -250,6 +253,9 @@ func (r *run) execute(ctx context.Context) error {
 	plan := planFaults(fault, rng, nServers, len(r.allSubs()))
 	r.planned = len(plan)
 	faultsDone := make(chan struct{})
+	r.mu.Lock()
+	r.faultsDone = faultsDone
+	r.mu.Unlock()
 	go func() {
 		defer close(faultsDone)
 		r.inject(ctx, plan)
@@ -378,10 +384,18 @@ func feed(w *os.File, prefix string, n int, fed *atomic.Int64) {
 	}
 }
 
-// cleanup stops every process still running (SIGCONT, SIGKILL, each by
-// its PID), closes the proxies and the pipes.
+// cleanup waits for the fault injector (its context is done), then
+// stops every process still running (SIGCONT, SIGKILL, each by its PID),
+// closes the proxies and the pipes.
 func (r *run) cleanup() {
 	r.mu.Lock()
+	faultsDone := r.faultsDone
+	r.mu.Unlock()
+	if faultsDone != nil {
+		<-faultsDone
+	}
+	r.mu.Lock()
+	r.closed = true
 	procs := append([]*proc(nil), r.procs...)
 	pipes := r.pipes
 	r.mu.Unlock()
@@ -417,6 +431,8 @@ type result struct {
 	stats       serverStats // summed over the servers
 	applied     int
 	planned     int
+	pubTime     time.Duration // the longest a publisher of the run took, from start to exit
+	early       []string      // the checked subscribers' early closes, described
 	notes       []string
 	subReports  []string // per checked subscriber: lines, reconnects, gaps
 }
@@ -431,15 +447,22 @@ func runOne(ctx context.Context, cfg *Config, spec runSpec) *result {
 	start := time.Now()
 	err := r.execute(rctx)
 	phase := r.getPhase()
+	cancel() // ends the fault injector, should it still run
 	r.cleanup()
 	res := &result{spec: spec, dur: time.Since(start), applied: r.applied, planned: r.planned, notes: r.notes}
 	for _, s := range r.servers {
+		res.early = append(res.early, s.earlyCloses()...)
 		st := s.snapshot()
 		res.stats.connects += st.connects
 		res.stats.recovered += st.recovered
 		res.stats.earlyCloses += st.earlyCloses
 		res.stats.pingTimeouts += st.pingTimeouts
 		res.stats.starts += st.starts
+	}
+	for _, p := range r.pubs {
+		if p.exited() {
+			res.pubTime = max(res.pubTime, p.ended.Sub(p.began))
+		}
 	}
 	promise, _ := PromiseFor(spec.mode, spec.fault)
 	pubs, bridgePub, subs, others := r.outcomes()
@@ -519,6 +542,9 @@ func (r *run) keep(res *result) error {
 	b.WriteString("\nsubscribers:\n")
 	for _, s := range res.subReports {
 		fmt.Fprintf(&b, "  %s\n", s)
+	}
+	for _, e := range res.early {
+		fmt.Fprintf(&b, "  %s\n", e)
 	}
 	fmt.Fprintf(&b, "\nfaults applied: %d of %d planned\n", res.applied, res.planned)
 	for _, n := range res.notes {

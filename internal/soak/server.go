@@ -26,9 +26,12 @@ const (
 )
 
 // clientClosed are the disconnect reasons that mean the client closed the
-// connection (or its transport ended on the client's side).
+// connection, or may have: a client that closes while the server writes
+// to it shows as "transport error" (a cut by the harness's proxy too, but
+// those are not counted, see expect).
 var clientClosed = map[string]bool{
 	"transport close":             true,
+	"transport error":             true,
 	"client namespace disconnect": true,
 }
 
@@ -41,9 +44,9 @@ type server struct {
 	port int      // 0 until it first listened
 
 	subProxy, pubProxy *faultproxy.Proxy
-	onStart            func(*proc)          // told of every process started
-	roleOf             func(string) string  // "sub", "pub" or "?" for a client's address
-	logf               func(string, ...any) // for -v
+	startProc          func(procSpec) (*proc, error) // how to start a process
+	roleOf             func(string) string           // "sub", "pub" or "?" for a client's address
+	logf               func(string, ...any)          // for -v
 
 	mu    sync.Mutex
 	cur   *proc
@@ -54,6 +57,7 @@ type server struct {
 	stats serverStats
 	poke  chan struct{}        // a connect or disconnect happened
 	quiet map[string]time.Time // by role: closes logged until then are the harness's doing
+	early []string             // the early closes of checked subscribers, described
 }
 
 type liveConn struct{ nsp string }
@@ -111,15 +115,16 @@ func (s *server) startOnce(ctx context.Context) error {
 	s.live = map[string]liveConn{}
 	s.open = map[string]opened{}
 	s.mu.Unlock()
-	p, err := startProc(procSpec{
+	start := startProc
+	if s.startProc != nil {
+		start = s.startProc
+	}
+	p, err := start(procSpec{
 		name: "sio-serve " + s.name, path: filepath.Join(s.bin, "sio-serve"), args: args,
 		onStderr: s.onLog,
 	})
 	if err != nil {
 		return err
-	}
-	if s.onStart != nil {
-		s.onStart(p)
 	}
 	s.mu.Lock()
 	s.cur = p
@@ -203,9 +208,13 @@ func (s *server) onLog(line string) {
 			!at.Before(s.quiet[o.role]) {
 			if d := at.Sub(o.at); d >= earlyCloseMin && d <= earlyCloseMax {
 				s.stats.earlyCloses++
+				e := fmt.Sprintf("sio-serve %s: %s connection %s (%s) closed by the client %v after connecting (%s), at %s",
+					s.name, rec["nsp"], id, o.role, d, reason, at.Format("15:04:05.000"))
+				if o.role == "sub" {
+					s.early = append(s.early, e)
+				}
 				if s.logf != nil {
-					s.logf("sio-serve %s: %s connection %s (%s) closed by the client %v after connecting (%s)",
-						s.name, rec["nsp"], id, o.role, d, reason)
+					s.logf("%s", e)
 				}
 			}
 		}
@@ -369,6 +378,13 @@ func (s *server) current() *proc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cur
+}
+
+// earlyCloses describes the early closes of checked subscribers.
+func (s *server) earlyCloses() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.early...)
 }
 
 func (s *server) snapshot() serverStats {

@@ -73,10 +73,11 @@ type Row struct {
 	ReorderRuns   int
 	BadExits      int // processes whose exit code the promise does not allow
 	Hangs         int
-	EarlyCloses   int // connections the client closed 1.5-2.5 s after connecting (sio-serve's log)
-	PingTimeouts  int // disconnects for "ping timeout" (sio-serve's log)
-	Faults        int // fault injections applied
-	MaxTime       time.Duration
+	EarlyCloses   int           // connections the client closed 1.5-2.5 s after connecting (sio-serve's log)
+	PingTimeouts  int           // disconnects for "ping timeout" (sio-serve's log)
+	Faults        int           // fault injections applied
+	MaxPubTime    time.Duration // the longest a sio-pub took, start to exit
+	MaxTime       time.Duration // the longest run
 }
 
 // Failure is one failed run.
@@ -86,6 +87,7 @@ type Failure struct {
 	Mode, Fault string
 	Reasons     []string
 	Missing     []string // the missing lines, per subscriber and publisher, as ranges
+	Early       []string // subscribers' connections the client closed 1.5-2.5 s after connecting
 	Repeat      string   // the command that repeats the run
 }
 
@@ -216,7 +218,7 @@ func Run(ctx context.Context, c Config) (*Summary, error) {
 		if res.failed() {
 			sum.Failed++
 			f := Failure{Run: spec.n, Seed: spec.seed, Mode: spec.mode, Fault: spec.fault,
-				Reasons: res.v.failures, Missing: res.v.missingDetails, Repeat: c.repeatCommand(spec)}
+				Reasons: res.v.failures, Missing: res.v.missingDetails, Early: res.early, Repeat: c.repeatCommand(spec)}
 			sum.Failures = append(sum.Failures, f)
 			fmt.Fprint(c.Log, f.String())
 			if c.Verbose {
@@ -233,9 +235,9 @@ func Run(ctx context.Context, c Config) (*Summary, error) {
 			if res.failed() {
 				status = "FAIL"
 			}
-			fmt.Fprintf(c.Log, "sio-soak: run %d %s/%s seed %d: %s in %v, faults %d/%d, early closes %d, ping timeouts %d, reported loss %d, dups %d\n",
-				spec.n, spec.mode, spec.fault, spec.seed, status, res.dur.Round(10*time.Millisecond), res.applied, res.planned,
-				res.stats.earlyCloses, res.stats.pingTimeouts, res.v.reportedLines, res.v.dupLines)
+			fmt.Fprintf(c.Log, "sio-soak: run %d %s/%s seed %d: %s in %v (sio-pub %v), faults %d/%d, early closes %d, ping timeouts %d, reported loss %d, dups %d\n",
+				spec.n, spec.mode, spec.fault, spec.seed, status, res.dur.Round(10*time.Millisecond), res.pubTime.Round(10*time.Millisecond),
+				res.applied, res.planned, res.stats.earlyCloses, res.stats.pingTimeouts, res.v.reportedLines, res.v.dupLines)
 		}
 	}
 	sum.Elapsed = time.Since(start)
@@ -277,6 +279,7 @@ func (r *Row) add(res *result) {
 	r.EarlyCloses += res.stats.earlyCloses
 	r.PingTimeouts += res.stats.pingTimeouts
 	r.Faults += res.applied
+	r.MaxPubTime = max(r.MaxPubTime, res.pubTime)
 	r.MaxTime = max(r.MaxTime, res.dur)
 }
 
@@ -291,6 +294,9 @@ func (f Failure) String() string {
 		if !slices.ContainsFunc(f.Reasons, func(r string) bool { return strings.Contains(r, m) }) {
 			fmt.Fprintf(&b, "    (%s)\n", m)
 		}
+	}
+	for _, e := range f.Early {
+		fmt.Fprintf(&b, "    (%s)\n", e)
 	}
 	fmt.Fprintf(&b, "    repeat: %s\n", f.Repeat)
 	return b.String()

@@ -12,7 +12,7 @@ import (
 func (s *Summary) Table(w io.Writer) error {
 	head := []string{"mode", "fault", "runs", "passed", "failed", "silent loss runs (lines)",
 		"reported loss runs (lines)", "dup runs (lines)", "reorder runs", "bad exits", "hangs",
-		"client closed at 2s", "ping timeouts", "faults", "max run time"}
+		"client closed at 2s", "ping timeouts", "faults", "max sio-pub time", "max run time"}
 	rows := [][]string{head}
 	var tot Row
 	for _, r := range s.Rows {
@@ -32,6 +32,7 @@ func (s *Summary) Table(w io.Writer) error {
 		tot.EarlyCloses += r.EarlyCloses
 		tot.PingTimeouts += r.PingTimeouts
 		tot.Faults += r.Faults
+		tot.MaxPubTime = max(tot.MaxPubTime, r.MaxPubTime)
 		tot.MaxTime = max(tot.MaxTime, r.MaxTime)
 	}
 	if len(s.Rows) > 1 {
@@ -88,7 +89,7 @@ func (r Row) cells() []string {
 		runsLines(r.DupRuns, r.DupLines),
 		fmt.Sprint(r.ReorderRuns), fmt.Sprint(r.BadExits), fmt.Sprint(r.Hangs),
 		fmt.Sprint(r.EarlyCloses), fmt.Sprint(r.PingTimeouts), fmt.Sprint(r.Faults),
-		fmt.Sprintf("%.1fs", r.MaxTime.Seconds()),
+		fmt.Sprintf("%.1fs", r.MaxPubTime.Seconds()), fmt.Sprintf("%.1fs", r.MaxTime.Seconds()),
 	}
 }
 
