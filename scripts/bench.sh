@@ -15,6 +15,16 @@
 #      clients through the Node relay and mosquitto_pub -l -> mosquitto ->
 #      mosquitto_sub
 #
+# Two more columns measure what sio's delivery guarantees cost, as ratios
+# against sio's own default:
+#   sio-norecover  sio-serve --recover 0 (scenarios 1 to 4 and pipeline):
+#                  the cost of connection state recovery, which sio-serve
+#                  gives sio-pub and sio-sub by default (in 1 to 4 the load
+#                  generator's clients ask for it as they do, with
+#                  -auth '{"sio_offsets":true}')
+#   sio-nowindow   the pipeline with sio-pub --window 1000000: the cost of
+#                  sio-pub keeping at most --window lines unconfirmed
+#
 # Every scenario runs BENCH_RUNS times (default 3) per server, each run on a
 # freshly started server. Prints one markdown table (median, min..max, ratio
 # sio/reference) and appends the raw results as JSON lines to
@@ -99,7 +109,8 @@ start_server() {
 	shift
 	errlog=$(mktemp "$tmp/$name.XXXX.log")
 	case $name in
-	sio) bin/sio-serve --port 0 --quiet "$@" 2>"$errlog" & ;;
+	sio | sio-nowindow) bin/sio-serve --port 0 --quiet "$@" 2>"$errlog" & ;;
+	sio-norecover) bin/sio-serve --port 0 --quiet --recover 0 "$@" 2>"$errlog" & ;;
 	node) node scripts/peers/relay.js --port 0 "$@" 2>"$errlog" & ;;
 	esac
 	srv_pid=$!
@@ -123,12 +134,16 @@ measure() {
 	local server=$1 run=$2 title=$3 kind=$4
 	shift 5
 	log "$title: $server, run $run/$runs"
+	if [ "$server" = sio ] && [ "$1" = flow ]; then
+		set -- "$@" -auth '{"sio_offsets":true}' # recovery on, as sio-sub asks
+	fi
 	"$load" "$@" -label "scenario=$title" -label "kind=$kind" -label "server=$server" \
 		-label "run=$run" -label "time=$stamp" >>"$results" ||
 		log "$title: $server run $run failed"
 }
 
 # scenario ID KIND TITLE WARM -- generator arguments
+# The servers compared: $servers (sio first).
 # With WARM > 0 both servers are started once, warmed up with a run of WARM
 # events (not counted: Node's JIT and Go's heap settle), then measured RUNS
 # times, alternating. With WARM 0 every run gets a fresh server (idle
@@ -139,7 +154,7 @@ scenario() {
 	want "$id" || return 0
 	declare -A url=() pid=()
 	if [ "$warm" -gt 0 ]; then
-		for server in sio node; do
+		for server in $servers; do
 			start_server "$server" || continue
 			url[$server]=$srv_url
 			pid[$server]=$srv_pid
@@ -148,7 +163,7 @@ scenario() {
 		done
 	fi
 	for run in $(seq "$runs"); do
-		for server in sio node; do
+		for server in $servers; do
 			if [ "$warm" -eq 0 ]; then
 				start_server "$server" || continue
 				url[$server]=$srv_url
@@ -167,6 +182,7 @@ scenario() {
 	done
 }
 
+servers="sio node sio-norecover"
 n1=$((50000 / scale))
 n2=$((5000 / scale))
 n4=$((20000 / scale))
@@ -174,6 +190,7 @@ scenario 1 flow "1. 1->1, $n1 events" $((n1 / 5)) -- flow -pubs 1 -subs 1 -event
 scenario 2 flow "2. 1->100, $n2 events" $((n2 / 5)) -- flow -pubs 1 -subs 100 -events "$n2" -window 1000
 scenario 3 flow "3. 10->10, $n2 events each" $((n2 / 5)) -- flow -pubs 10 -subs 10 -events "$n2" -window 1000
 scenario 4 rate "4. 1->1 at 2,000/s, $n4 events" 1000 -- flow -pubs 1 -subs 1 -events "$n4" -rate 2000 -window 100000
+servers="sio node"
 scenario 5 idle "5. $idle_conns idle conns, $idle_hold" 0 -- idle -conns "$idle_conns" -hold "$idle_hold"
 # Issue 7 (scripts/connect-storm.sh): connect time of storm_conns clients,
 # storm_parallel connecting at once, against a fresh server each run; with
@@ -221,8 +238,8 @@ pipeline_run() {
 	local sink=$tmp/sink.txt subout=$tmp/sub.log
 	: >"$subout"
 	case $server in
-	sio)
-		start_server sio || return 1
+	sio | sio-norecover | sio-nowindow)
+		start_server "$server" || return 1
 		bin/sio-sub -C "$np" --url "$srv_url" >"$sink" 2>"$subout" &
 		sub_pid=$!
 		pids+=("$sub_pid")
@@ -232,7 +249,11 @@ pipeline_run() {
 			sleep 0.05
 		done
 		t0=$(date +%s.%N)
-		seq 1 "$np" | bin/sio-pub --url "$srv_url" || ok=
+		if [ "$server" = sio-nowindow ]; then
+			seq 1 "$np" | bin/sio-pub --window 1000000 --url "$srv_url" || ok=
+		else
+			seq 1 "$np" | bin/sio-pub --url "$srv_url" || ok=
+		fi
 		;;
 	node)
 		start_server node || return 1
@@ -285,7 +306,7 @@ pipeline_run() {
 np=$((100000 / scale))
 if want pipeline; then
 	for run in $(seq "$runs"); do
-		for server in sio node mosquitto; do
+		for server in sio node mosquitto sio-norecover sio-nowindow; do
 			if [ "$server" = mosquitto ] && ! command -v mosquitto >/dev/null; then
 				continue
 			fi
