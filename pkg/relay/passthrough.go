@@ -49,6 +49,17 @@ func (ss *senders) remove(nsp string, s *socket.Socket) {
 	}
 }
 
+// all returns every sender of the connection.
+func (ss *senders) all() []*sender {
+	ss.mu.RLock()
+	defer ss.mu.RUnlock()
+	list := make([]*sender, 0, len(ss.byNsp))
+	for _, s := range ss.byNsp {
+		list = append(list, s)
+	}
+	return list
+}
+
 func (ss *senders) get(nsp []byte) *sender {
 	ss.mu.RLock()
 	defer ss.mu.RUnlock()

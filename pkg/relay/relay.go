@@ -192,7 +192,8 @@ func New(o Options) *Relay {
 	// a refused client keeps no state, so the request can be repeated
 	// (a second CONNECT to a joined namespace closes the connection).
 	for _, n := range []string{FlushNamespace, FlushNamespace + "2"} {
-		r.io.Of(n, nil).Use(func(_ *socket.Socket, next func(*socket.ExtendedError)) {
+		r.io.Of(n, nil).Use(func(s *socket.Socket, next func(*socket.ExtendedError)) {
+			r.relayed(s.Conn().Id())
 			next(socket.NewExtendedError("flush confirmed", nil))
 		})
 	}
@@ -219,6 +220,39 @@ func New(o Options) *Relay {
 		nsps.Use(check)
 	}
 	return r
+}
+
+// relayedWait bounds how long a confirmation waits for the events before
+// it to be handed on (a socket that went meanwhile runs no more tasks).
+const relayedWait = 5 * time.Second
+
+// relayed returns once the events that the connection's sockets read
+// before now were handed to their recipients: they wait on each socket's
+// task queue, and the answer to a confirmation request (sio-pub's flush)
+// means "relayed", not only "read". It also keeps what a publisher has
+// confirmed from piling up in those queues.
+func (r *Relay) relayed(id string) {
+	c, ok := r.conns.Load(id)
+	if !ok {
+		return
+	}
+	list := c.(*connState).senders.all()
+	if len(list) == 0 {
+		return
+	}
+	done := make(chan struct{}, len(list))
+	for _, from := range list {
+		from.s.Enqueue(func() { done <- struct{}{} })
+	}
+	t := time.NewTimer(relayedWait)
+	defer t.Stop()
+	for range list {
+		select {
+		case <-done:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // ServeHTTP serves the Socket.IO endpoint (mount it at /socket.io/).
