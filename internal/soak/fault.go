@@ -101,19 +101,23 @@ func (r *run) inject(ctx context.Context, plan []injection) {
 		case "cut-sub":
 			for _, s := range r.servers {
 				s.expect("sub", time.Now().Add(time.Second))
-				s.subProxy.Cut()
+				sp, _ := s.proxies()
+				sp.Cut()
 			}
 		case "cut-pub":
 			for _, s := range r.servers {
-				s.pubProxy.Cut()
+				_, pp := s.proxies()
+				pp.Cut()
 			}
 		case "pause":
 			for _, s := range r.servers {
-				s.subProxy.Hold()
+				sp, _ := s.proxies()
+				sp.Hold()
 			}
 			sleepCtx(ctx, in.dur)
 			for _, s := range r.servers {
-				s.subProxy.Resume()
+				sp, _ := s.proxies()
+				sp.Resume()
 			}
 		case "storm":
 			r.storm(ctx, in.dur)

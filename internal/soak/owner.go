@@ -70,7 +70,7 @@ func (r *run) clientRole(s *server, addr string) string {
 	if err != nil {
 		return "?"
 	}
-	inode, ok := socketInode(port, s.port)
+	inode, ok := socketInode(port, s.getPort())
 	if !ok {
 		return "?"
 	}
@@ -86,10 +86,11 @@ func (r *run) clientRole(s *server, addr string) string {
 		}
 	}
 	if hasSocket(os.Getpid(), inode) {
+		sp, pp := s.proxies()
 		switch {
-		case s.subProxy != nil && s.pubProxy == nil:
+		case sp != nil && pp == nil:
 			return "sub"
-		case s.pubProxy != nil && s.subProxy == nil:
+		case pp != nil && sp == nil:
 			return "pub"
 		}
 	}

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/sio-tools/sio/internal/faultproxy"
 )
 
 // topology is what a mode runs: publishers (by line prefix) into one
@@ -188,17 +186,8 @@ func (r *run) execute(ctx context.Context) error {
 		if err := s.start(ctx); err != nil {
 			return setupErr("%v", err)
 		}
-		target := "127.0.0.1:" + strconv.Itoa(s.port)
-		var err error
-		if fault == "cut-sub" || fault == "pause" {
-			if s.subProxy, err = faultproxy.New(target); err != nil {
-				return setupErr("proxy: %v", err)
-			}
-		}
-		if fault == "cut-pub" {
-			if s.pubProxy, err = faultproxy.New(target); err != nil {
-				return setupErr("proxy: %v", err)
-			}
+		if err := s.addProxies(fault == "cut-sub" || fault == "pause", fault == "cut-pub"); err != nil {
+			return setupErr("proxy: %v", err)
 		}
 	}
 	last := r.servers[len(r.servers)-1]
@@ -412,11 +401,12 @@ func (r *run) cleanup() {
 		f.Close()
 	}
 	for _, s := range r.servers {
-		if s.subProxy != nil {
-			s.subProxy.Close()
+		sp, pp := s.proxies()
+		if sp != nil {
+			sp.Close()
 		}
-		if s.pubProxy != nil {
-			s.pubProxy.Close()
+		if pp != nil {
+			pp.Close()
 		}
 	}
 }

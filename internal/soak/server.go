@@ -38,26 +38,25 @@ var clientClosed = map[string]bool{
 // server is one sio-serve of a run, restarted on the same port after a
 // kill. Clients reach it directly or through its proxies.
 type server struct {
-	name string // "A", "B"
-	bin  string
-	args []string // besides --host and --port
-	port int      // 0 until it first listened
+	name      string // "A", "B"
+	bin       string
+	args      []string                      // besides --host and --port
+	startProc func(procSpec) (*proc, error) // how to start a process
+	roleOf    func(string) string           // "sub", "pub" or "?" for a client's address
+	logf      func(string, ...any)          // for -v
 
+	mu                 sync.Mutex
+	port               int // 0 until it first listened
 	subProxy, pubProxy *faultproxy.Proxy
-	startProc          func(procSpec) (*proc, error) // how to start a process
-	roleOf             func(string) string           // "sub", "pub" or "?" for a client's address
-	logf               func(string, ...any)          // for -v
-
-	mu    sync.Mutex
-	cur   *proc
-	all   []*proc             // every start, in order
-	ready chan string         // the listening line's URL, for start
-	live  map[string]liveConn // connected sockets by id (this start)
-	open  map[string]opened   // by id, for early closes
-	stats serverStats
-	poke  chan struct{}        // a connect or disconnect happened
-	quiet map[string]time.Time // by role: closes logged until then are the harness's doing
-	early []string             // the early closes of checked subscribers, described
+	cur                *proc
+	all                []*proc             // every start, in order
+	ready              chan string         // the listening line's URL, for start
+	live               map[string]liveConn // connected sockets by id (this start)
+	open               map[string]opened   // by id, for early closes
+	stats              serverStats
+	poke               chan struct{}        // a connect or disconnect happened
+	quiet              map[string]time.Time // by role: closes logged until then are the harness's doing
+	early              []string             // the early closes of checked subscribers, described
 }
 
 type liveConn struct{ nsp string }
@@ -95,7 +94,7 @@ func (s *server) start(ctx context.Context) error {
 			return nil
 		}
 		lastErr = err
-		if s.port == 0 || ctx.Err() != nil {
+		if s.getPort() == 0 || ctx.Err() != nil {
 			return err
 		}
 		select { // the port may still be taken by the killed one
@@ -108,7 +107,7 @@ func (s *server) start(ctx context.Context) error {
 }
 
 func (s *server) startOnce(ctx context.Context) error {
-	args := append([]string{"--host", "127.0.0.1", "--port", strconv.Itoa(s.port)}, s.args...)
+	args := append([]string{"--host", "127.0.0.1", "--port", strconv.Itoa(s.getPort())}, s.args...)
 	ready := make(chan string, 1)
 	s.mu.Lock()
 	s.ready = ready
@@ -137,9 +136,11 @@ func (s *server) startOnce(ctx context.Context) error {
 	case url := <-ready:
 		m := reListening.FindStringSubmatch("sio-serve: listening on " + url)
 		port, _ := strconv.Atoi(m[2])
+		s.mu.Lock()
 		if s.port == 0 {
 			s.port = port
 		}
+		s.mu.Unlock()
 		return nil
 	case <-p.done:
 		return fmt.Errorf("sio-serve %s exited %d before listening: %s", s.name, p.code, lastLine(p.stderrString()))
@@ -356,20 +357,59 @@ func (s *server) metricClients() int {
 	return -1
 }
 
-func (s *server) url() string { return "http://127.0.0.1:" + strconv.Itoa(s.port) }
+func (s *server) getPort() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.port
+}
+
+func (s *server) url() string { return "http://127.0.0.1:" + strconv.Itoa(s.getPort()) }
+
+// addProxies puts a fault proxy in front of the server for the
+// subscribers, the publishers, or both.
+func (s *server) addProxies(sub, pub bool) error {
+	target := "127.0.0.1:" + strconv.Itoa(s.getPort())
+	var sp, pp *faultproxy.Proxy
+	var err error
+	if sub {
+		if sp, err = faultproxy.New(target); err != nil {
+			return err
+		}
+	}
+	if pub {
+		if pp, err = faultproxy.New(target); err != nil {
+			if sp != nil {
+				sp.Close()
+			}
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.subProxy, s.pubProxy = sp, pp
+	s.mu.Unlock()
+	return nil
+}
+
+// proxies returns the server's proxies for subscribers and publishers
+// (nil when none).
+func (s *server) proxies() (sub, pub *faultproxy.Proxy) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.subProxy, s.pubProxy
+}
 
 // subURL and pubURL are where subscribers and publishers connect: through
 // the server's proxy for them, if it has one.
 func (s *server) subURL() string {
-	if s.subProxy != nil {
-		return "http://" + s.subProxy.Addr()
+	if sp, _ := s.proxies(); sp != nil {
+		return "http://" + sp.Addr()
 	}
 	return s.url()
 }
 
 func (s *server) pubURL() string {
-	if s.pubProxy != nil {
-		return "http://" + s.pubProxy.Addr()
+	if _, pp := s.proxies(); pp != nil {
+		return "http://" + pp.Addr()
 	}
 	return s.url()
 }
