@@ -136,19 +136,32 @@ func TestPromisesCoverEveryCombination(t *testing.T) {
 			t.Errorf("mode %s has no topology", m)
 		}
 		for _, f := range Faults {
-			if _, ok := PromiseFor(m, f); !ok {
-				t.Errorf("no promise for %s/%s", m, f)
+			for _, rec := range []bool{true, false} {
+				if _, ok := PromiseFor(m, f, rec); !ok {
+					t.Errorf("no promise for %s/%s (recovering %v)", m, f, rec)
+				}
 			}
 		}
 	}
-	if p, _ := PromiseFor("ack", "kill"); p.Lost != LostNever || p.Dup != DupIfResent || p.PubExit != Exit0 {
+	if p, _ := PromiseFor("ack", "kill", true); p.Lost != LostNever || p.Dup != DupIfResent || p.PubExit != Exit0 {
 		t.Errorf("ack/kill: %+v", p)
 	}
-	if p, _ := PromiseFor("plain", "kill"); p.Lost != LostIfReported || p.PubExit != Exit0Or1IfReported {
+	if p, _ := PromiseFor("plain", "kill", true); p.Lost != LostIfReported || p.PubExit != Exit0Or1IfReported {
 		t.Errorf("plain/kill: %+v", p)
 	}
-	if p, _ := PromiseFor("fanout", "none"); p.Lost != LostNever || p.Dup != DupNever {
+	if p, _ := PromiseFor("fanout", "none", true); p.Lost != LostNever || p.Dup != DupNever {
 		t.Errorf("fanout/none: %+v", p)
+	}
+	if p, _ := PromiseFor("plain", "cut-sub", true); p.Lost != LostNever || p.Dup != DupNever {
+		t.Errorf("plain/cut-sub, recovering: %+v", p)
+	}
+	if p, _ := PromiseFor("plain", "cut-sub", false); p.Lost != LostIfSubGap {
+		t.Errorf("plain/cut-sub, not recovering: %+v", p)
+	}
+	for args, want := range map[string]bool{"": true, "--recover 30s": true, "--recover 0": false, "--recover=0": false, "--recover 0s": false, "--redis redis://x": false} {
+		if got := Recovers(strings.Fields(args)); got != want {
+			t.Errorf("Recovers(%q) = %v", args, got)
+		}
 	}
 }
 
@@ -203,10 +216,10 @@ func TestClassify(t *testing.T) {
 		o[0].report.gaps = 1
 		return o
 	}
-	plain, _ := PromiseFor("plain", "kill")
-	strict, _ := PromiseFor("plain", "none")
-	ack, _ := PromiseFor("ack", "kill")
-	subSide, _ := PromiseFor("plain", "cut-sub")
+	plain, _ := PromiseFor("plain", "kill", true)
+	strict, _ := PromiseFor("plain", "none", true)
+	ack, _ := PromiseFor("ack", "kill", true)
+	subSide, _ := PromiseFor("plain", "cut-sub", false)
 
 	for _, c := range []struct {
 		name     string
@@ -264,7 +277,7 @@ func TestClassify(t *testing.T) {
 // the bridge's sio-pub, cover what the last subscriber misses.
 func TestClassifyBridge(t *testing.T) {
 	gapped := []string{"a:1", "a:2", "a:5"}
-	p, _ := PromiseFor("bridge", "kill")
+	p, _ := PromiseFor("bridge", "kill", true)
 	pubs := []pubOutcome{{name: "sio-pub a", prefix: "a"}}
 	bridgePub := &pubOutcome{name: "bridge sio-pub", code: 1, report: pubReport{undelivered: 2}}
 	v := classify(p, pubs, bridgePub, outcome(track(5, []string{"a"}, gapped...)), nil)

@@ -1,5 +1,10 @@
 package soak
 
+import (
+	"strings"
+	"time"
+)
+
 // Modes are the pipelines a run can build, in the order runs cycle
 // through them.
 var Modes = []string{"plain", "ack", "fanout", "multipub", "bridge"}
@@ -56,53 +61,86 @@ type Promise struct {
 	Reorder bool // lines of one publisher may arrive out of order
 }
 
-// PromiseRule gives the promise for a mode and a fault; "*" matches any.
+// Server says which servers a rule is for.
+type Server int
+
+const (
+	// Any server.
+	Any Server = iota
+	// Recovering: sio-serve keeps a lost subscriber's session and
+	// replays what it missed (its default for sio-sub).
+	Recovering
+	// NotRecovering: sio-serve --recover 0 (or --redis), where a lost
+	// subscriber connection may miss events and must say so.
+	NotRecovering
+)
+
+// PromiseRule gives the promise for a mode and a fault, on a kind of
+// server; "*" matches any mode or fault.
 type PromiseRule struct {
 	Mode, Fault string
+	Server      Server
 	Promise
 }
 
-// Promises is the promise table: the first rule that matches a mode and a
-// fault applies. Change it as the product's promises change.
+// Promises is the promise table: the first rule that matches a mode, a
+// fault and the server applies. Change it as the product's promises
+// change; README.md's "How delivery works" states the same table.
 var Promises = []PromiseRule{
-	// mode     fault          lost            duplicated    sio-pub exit        reorder
+	// mode     fault     server          lost            duplicated    sio-pub exit        reorder
 	//
 	// Without a fault nothing is lost or printed twice.
-	{"*", "none", Promise{LostNever, DupNever, Exit0, false}},
+	{"*", "none", Any, Promise{LostNever, DupNever, Exit0, false}},
 	//
 	// --ack: nothing lost, ever; a line twice only when sio-pub said it
-	// sent lines again. A subscriber whose own connection is cut loses
-	// what was on the wire to it: that subscriber did not stay, and must
-	// say so.
-	{"ack", "cut-sub", Promise{LostIfSubGap, DupIfResent, Exit0, false}},
-	{"ack", "*", Promise{LostNever, DupIfResent, Exit0, false}},
+	// sent lines again. Without recovery, a subscriber whose own
+	// connection is cut loses what was on the wire to it: that subscriber
+	// did not stay, and must say so.
+	{"ack", "cut-sub", NotRecovering, Promise{LostIfSubGap, DupIfResent, Exit0, false}},
+	{"ack", "*", Any, Promise{LostNever, DupIfResent, Exit0, false}},
 	//
 	// Without --ack, a server killed or a publisher's connection cut may
 	// lose what was in flight: sio-pub says how many (exit 1), or the
-	// subscriber says it has a gap.
-	{"*", "kill", Promise{LostIfReported, DupNever, Exit0Or1IfReported, false}},
-	{"*", "cut-pub", Promise{LostIfReported, DupNever, Exit0Or1IfReported, false}},
+	// subscriber says it has a gap (a restarted server has no sessions).
+	{"*", "kill", Any, Promise{LostIfReported, DupNever, Exit0Or1IfReported, false}},
+	{"*", "cut-pub", Any, Promise{LostIfReported, DupNever, Exit0Or1IfReported, false}},
 	//
 	// Faults on the subscribers' side, or a slow or stopped server: the
-	// publisher delivered everything (exit 0); a subscriber may miss
-	// lines only when it says it has a gap.
-	{"*", "stop-server", Promise{LostIfSubGap, DupNever, Exit0, false}},
-	{"*", "stop-sub", Promise{LostIfSubGap, DupNever, Exit0, false}},
-	{"*", "cut-sub", Promise{LostIfSubGap, DupNever, Exit0, false}},
-	{"*", "pause", Promise{LostIfSubGap, DupNever, Exit0, false}},
-	{"*", "burn", Promise{LostIfSubGap, DupNever, Exit0, false}},
-	{"*", "storm", Promise{LostIfSubGap, DupNever, Exit0, false}},
+	// publisher delivered everything (exit 0). A recovering server gives
+	// a subscriber that lost its connection what it missed, once; without
+	// recovery it may miss lines only when it says it has a gap.
+	{"*", "*", Recovering, Promise{LostNever, DupNever, Exit0, false}},
+	{"*", "*", NotRecovering, Promise{LostIfSubGap, DupNever, Exit0, false}},
 }
 
-// PromiseFor returns the promise for a mode and fault, and false when no
-// rule matches.
-func PromiseFor(mode, fault string) (Promise, bool) {
+// PromiseFor returns the promise for a mode and fault on a server that
+// recovers sessions or not, and false when no rule matches.
+func PromiseFor(mode, fault string, recovering bool) (Promise, bool) {
 	for _, r := range Promises {
-		if (r.Mode == "*" || r.Mode == mode) && (r.Fault == "*" || r.Fault == fault) {
+		if (r.Mode == "*" || r.Mode == mode) && (r.Fault == "*" || r.Fault == fault) &&
+			(r.Server == Any || (r.Server == Recovering) == recovering) {
 			return r.Promise, true
 		}
 	}
 	return Promise{}, false
+}
+
+// Recovers tells whether sio-serve run with these extra arguments keeps
+// sio-sub's sessions: it does unless told --recover 0, or --redis.
+func Recovers(serveArgs []string) bool {
+	for i, a := range serveArgs {
+		switch {
+		case a == "--redis" || strings.HasPrefix(a, "--redis="):
+			return false
+		case a == "--recover" && i+1 < len(serveArgs):
+			if d, err := time.ParseDuration(serveArgs[i+1]); serveArgs[i+1] == "0" || (err == nil && d == 0) {
+				return false
+			}
+		case a == "--recover=0" || a == "--recover=0s":
+			return false
+		}
+	}
+	return true
 }
 
 func (l Lost) String() string {

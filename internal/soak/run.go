@@ -454,7 +454,7 @@ func runOne(ctx context.Context, cfg *Config, spec runSpec) *result {
 			res.pubTime = max(res.pubTime, p.ended.Sub(p.began))
 		}
 	}
-	promise, _ := PromiseFor(spec.mode, spec.fault)
+	promise, _ := PromiseFor(spec.mode, spec.fault, Recovers(r.cfg.ServeArgs))
 	pubs, bridgePub, subs, others := r.outcomes()
 	res.v = classify(promise, pubs, bridgePub, subs, others)
 	for _, s := range subs {

@@ -139,7 +139,7 @@ func (c *Config) check() error {
 		if _, ok := topologies[cb.Mode]; !ok || !slices.Contains(Faults, cb.Fault) {
 			return fmt.Errorf("%w: unknown combination %s/%s", ErrUsage, cb.Mode, cb.Fault)
 		}
-		if _, ok := PromiseFor(cb.Mode, cb.Fault); !ok {
+		if _, ok := PromiseFor(cb.Mode, cb.Fault, Recovers(c.ServeArgs)); !ok {
 			return fmt.Errorf("%w: no promise for %s/%s in the promise table", ErrUsage, cb.Mode, cb.Fault)
 		}
 	}
