@@ -70,7 +70,10 @@ Options:
                             not acknowledged when the connection is lost are
                             sent again after reconnecting, in order (the
                             server must ack: sio-serve does)
-      --window N            events in flight at once with --ack (default 1000)
+      --window N            lines sent and not yet confirmed by the server
+                            (with --ack: not acknowledged) before reading
+                            waits; a lost connection puts at most this many
+                            in doubt (default 1000)
       --ack-timeout D       when an event is not acknowledged within D,
                             reconnect and send again; fail when it is not
                             acknowledged within D again (default 30s)
