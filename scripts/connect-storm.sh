@@ -3,7 +3,7 @@
 # sio-serve (and, for comparison, to the Node reference relay), 100 at a
 # time, 10 times, with the sio commands' own client (pkg/conn.Dial) and
 # with a raw websocket client; prints connect p50/p99/max and failures.
-# A stuck connect (LIBRARY-NOTES S1, C2) shows as a time over 2 s.
+# A stuck connect (the library's lost first packet and its client's lost open event) shows as a time over 2 s.
 #   scripts/connect-storm.sh            # 10 runs
 #   BENCH_RUNS=3 scripts/connect-storm.sh
 set -eu

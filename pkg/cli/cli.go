@@ -14,7 +14,7 @@ import (
 	"syscall"
 )
 
-// Exit codes, the same for all three commands (see DESIGN.md).
+// Exit codes, the same for all three commands (README, "Exit status").
 const (
 	ExitOK      = 0
 	ExitFailure = 1

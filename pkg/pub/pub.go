@@ -272,7 +272,7 @@ func read(ctx context.Context, c Config, header int, stdio cli.Stdio, items chan
 // encode parses one line and encodes its event, refusing one over the
 // server's limit: a server closes the connection of a client that sends
 // a message over it, and everything sent after would be lost
-// (LIBRARY-NOTES S7). header is the size of what goes before the body.
+// (the library's limit on a message's size). header is the size of what goes before the body.
 func encode(c Config, header, n int, line []byte) (item, error) {
 	ev, args, err := lines.Parse(c.Format, c.Event, line)
 	if err != nil {

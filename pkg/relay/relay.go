@@ -35,9 +35,10 @@ type Options struct {
 	// larger one closes that client's connection. Default 1,000,000.
 	MaxBytes int64
 	// ConnectTimeout closes an engine connection that has not joined a
-	// namespace in this time. Default 5 s (the library's is 45 s; see
-	// LIBRARY-NOTES S1: a lost CONNECT packet leaves a client stuck until
-	// then, and a short timeout makes it reconnect).
+	// namespace in this time. Default 5 s (the library's is 45 s; the
+	// library can lose a first CONNECT packet, README "library problems",
+	// which leaves a client stuck until then, and a short timeout makes
+	// it reconnect).
 	ConnectTimeout time.Duration
 	// Logger gets one line per connection and per error. Default: discard.
 	Logger *slog.Logger
@@ -124,7 +125,7 @@ func New(o Options) *Relay {
 	// origin is not the server's own, loopback pages included.
 	opts.SetCors(&types.Cors{Origin: func(string) bool { return true }, Credentials: true})
 	// Never compress: the library's default path builds a prepared
-	// websocket message per recipient (LIBRARY-NOTES S2).
+	// websocket message per recipient (the library's default path; README, "library problems").
 	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 30})
 	var rc *recovery
 	switch {
@@ -374,7 +375,7 @@ func (r *Relay) onConnection(args ...any) {
 // relay re-broadcasts one event: to the sender's rooms when it has any,
 // else to its whole namespace, never to the sender. An ack the sender asked
 // for is answered here, after the event was handed to every recipient
-// (passing it on to Emit would answer at once with [], LIBRARY-NOTES S5).
+// (passing it on to Emit would answer at once with [], a library quirk).
 func (r *Relay) relay(from *sender, args []any) {
 	s := from.s
 	if len(args) == 0 {

@@ -206,7 +206,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	if os.Getenv("GOGC") == "" {
 		// Fan-out allocates short-lived buffers; a larger heap target
-		// costs little memory and much less GC (LIBRARY-NOTES S2).
+		// costs little memory and much less GC (the library's default path; README, "library problems").
 		debug.SetGCPercent(400)
 	}
 	level := slog.LevelInfo
