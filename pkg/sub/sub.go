@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -184,8 +185,12 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	for _, e := range c.Events {
 		want[e] = true
 	}
+	// done releases the connection's goroutines from put once Run
+	// returns, so that closing the connection does not wait for a reader
+	// blocked on a full items channel (-C reached while events pour in).
 	done := make(chan struct{})
-	defer close(done)
+	var closeDone sync.Once
+	defer closeDone.Do(func() { close(done) })
 	items := make(chan item, 1024)
 	put := func(it item) {
 		select {
@@ -214,7 +219,10 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		}
 		return cli.Errorf(cli.ExitStart, "%v", err)
 	}
-	defer cn.Close()
+	defer func() {
+		closeDone.Do(func() { close(done) })
+		cn.Close()
+	}()
 
 	out := newOutput(stdio.Out)
 	p := &lines.Printer{Format: c.Format, Verbose: c.Verbose}
