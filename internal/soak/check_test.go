@@ -172,7 +172,7 @@ func TestPlanFaults(t *testing.T) {
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("%s: the same seed planned %v and %v", f, a, b)
 		}
-		count := map[string][2]int{"kill": {1, 2}, "stop-server": {1, 2}, "stop-sub": {1, 2}, "pause": {1, 2},
+		count := map[string][2]int{"kill": {1, 2}, "stop-server": {1, 2}, "stop-sub": {1, 2}, "pause": {1, 2}, "away": {1, 2},
 			"cut-sub": {2, 3}, "cut-pub": {2, 3}, "storm": {1, 1}}[f] // none and burn: {0, 0}
 		if lo, hi := count[0], count[1]; len(a) < lo || len(a) > hi {
 			t.Errorf("%s: %d injections, want %d to %d", f, len(a), count[0], count[1])

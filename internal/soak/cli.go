@@ -33,7 +33,8 @@ Options:
   -m, --modes LIST       comma list of: plain, ack, fanout, multipub,
                          bridge (default all)
   -f, --faults LIST      comma list of: none, kill, stop-server, stop-sub,
-                         cut-sub, cut-pub, pause, burn, storm (default all)
+                         cut-sub, away, cut-pub, pause, burn, storm
+                         (default all)
       --serve-args ARGS  extra arguments for every sio-serve, split at
                          spaces (e.g. "--recover 30s")
       --keep DIR         keep the logs and outputs of failed runs in DIR
@@ -53,8 +54,10 @@ Modes: plain (sio-pub -> sio-serve -> sio-sub), ack (sio-pub --ack), fanout
 Faults, at random points of the stream: kill (SIGKILL sio-serve, restart
 it on its port 1-3 s later), stop-server and stop-sub (SIGSTOP for 1-5 s),
 cut-sub and cut-pub (reset the subscribers' or publishers' connections,
-2-3 times), pause (hold the subscribers' connections 1-5 s), burn (2 CPU
-burners for the whole run), storm (idle subscribers connecting at once).
+2-3 times), away (cut the subscribers and keep them out 1-3 s, 1-2 times:
+they come back to a backlog), pause (hold the subscribers' connections
+1-5 s), burn (2 CPU burners for the whole run), storm (idle subscribers
+connecting at once).
 
 Failures are printed on stderr as they happen, with the command that
 repeats the run; the table goes to stdout at the end, one row per mode

@@ -27,6 +27,8 @@ func planFaults(fault string, rng *rand.Rand, servers, subs int) []injection {
 		n, dmin, dmax = 1+rng.IntN(2), time.Second, 3*time.Second
 	case "stop-server", "stop-sub", "pause":
 		n, dmin, dmax = 1+rng.IntN(2), time.Second, 5*time.Second
+	case "away":
+		n, dmin, dmax = 1+rng.IntN(2), time.Second, 3*time.Second
 	case "cut-sub", "cut-pub":
 		n = 2 + rng.IntN(2)
 	case "storm":
@@ -108,6 +110,21 @@ func (r *run) inject(ctx context.Context, plan []injection) {
 			for _, s := range r.servers {
 				_, pp := s.proxies()
 				pp.Cut()
+			}
+		case "away":
+			// Cut, and no way back for a while: the stream goes on without
+			// the subscribers, which then resume with a backlog (at full
+			// speed, 100,000 lines or more).
+			for _, s := range r.servers {
+				s.expect("sub", time.Now().Add(in.dur+time.Second))
+				sp, _ := s.proxies()
+				sp.Refuse(true)
+				sp.Cut()
+			}
+			sleepCtx(ctx, in.dur)
+			for _, s := range r.servers {
+				sp, _ := s.proxies()
+				sp.Refuse(false)
 			}
 		case "pause":
 			for _, s := range r.servers {

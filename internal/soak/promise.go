@@ -11,7 +11,7 @@ var Modes = []string{"plain", "ack", "fanout", "multipub", "bridge"}
 
 // Faults are the faults a run can inject, in the order runs cycle through
 // them.
-var Faults = []string{"none", "kill", "stop-server", "stop-sub", "cut-sub", "cut-pub", "pause", "burn", "storm"}
+var Faults = []string{"none", "kill", "stop-server", "stop-sub", "cut-sub", "away", "cut-pub", "pause", "burn", "storm"}
 
 // Lost says when a subscriber may miss lines.
 type Lost int
@@ -97,6 +97,7 @@ var Promises = []PromiseRule{
 	// connection is cut loses what was on the wire to it: that subscriber
 	// did not stay, and must say so.
 	{"ack", "cut-sub", NotRecovering, Promise{LostIfSubGap, DupIfResent, Exit0, false}},
+	{"ack", "away", NotRecovering, Promise{LostIfSubGap, DupIfResent, Exit0, false}},
 	{"ack", "*", Any, Promise{LostNever, DupIfResent, Exit0, false}},
 	//
 	// Without --ack, a server killed or a publisher's connection cut may

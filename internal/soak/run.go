@@ -186,7 +186,7 @@ func (r *run) execute(ctx context.Context) error {
 		if err := s.start(ctx); err != nil {
 			return setupErr("%v", err)
 		}
-		if err := s.addProxies(fault == "cut-sub" || fault == "pause", fault == "cut-pub"); err != nil {
+		if err := s.addProxies(fault == "cut-sub" || fault == "away" || fault == "pause", fault == "cut-pub"); err != nil {
 			return setupErr("proxy: %v", err)
 		}
 	}
