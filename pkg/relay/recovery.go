@@ -95,14 +95,48 @@ type catchUp struct {
 	since time.Time
 }
 
-// entry is one relayed event as every recipient gets it.
+// entry is one relayed event, kept for the sessions that may resume.
+// It holds only what rebuilds the event (about 100 bytes besides the
+// event's own).
 type entry struct {
-	off   uint64
-	at    time.Time
-	from  socket.SocketId
-	rooms *types.Set[socket.Room] // nil: the whole namespace
-	out   outgoing
-	size  int64
+	off     uint64
+	at      int64 // unix nanoseconds
+	from    socket.SocketId
+	rooms   *types.Set[socket.Room] // nil: the whole namespace
+	frame   []byte                  // a text-only event: its websocket message, "4" + the packet
+	packets []types.BufferInterface // else: the packet and its attachments
+}
+
+// entryOverhead is what an entry costs besides its bytes, for the budget.
+const entryOverhead = 112
+
+func newEntry(off uint64, from *sender, out outgoing) entry {
+	e := entry{off: off, at: time.Now().UnixNano(), from: from.s.Id(), rooms: from.roomSet}
+	if f := out.opts.WsPreEncodedFrame; f != nil {
+		e.frame = f.Bytes()
+	} else {
+		e.packets = out.packets
+	}
+	return e
+}
+
+func (e *entry) size() int64 {
+	n := int64(entryOverhead + len(e.frame))
+	for _, p := range e.packets {
+		n += int64(p.Len())
+	}
+	return n
+}
+
+// outgoing rebuilds the event for a replay.
+func (e *entry) outgoing() outgoing {
+	opts := &socket.WriteOptions{}
+	opts.PreEncoded = true
+	if e.frame == nil {
+		return outgoing{e.packets, opts}
+	}
+	opts.WsPreEncodedFrame = types.NewStringBuffer(e.frame)
+	return outgoing{[]types.BufferInterface{types.NewStringBuffer(e.frame[1:])}, opts}
 }
 
 func newRecovery(window time.Duration, maxBytes int64, all bool) *recovery {
@@ -120,20 +154,20 @@ func (rc *recovery) log(nsp string) *eventLog {
 // add keeps an event; l.mu is held.
 func (rc *recovery) add(l *eventLog, e entry) {
 	l.entries = append(l.entries, e)
-	rc.bytes.Add(e.size)
+	rc.bytes.Add(e.size())
 	rc.trim(l, e.at)
 }
 
 // trim drops the events older than the window, and the oldest while the
 // logs hold more than maxBytes; l.mu is held.
-func (rc *recovery) trim(l *eventLog, now time.Time) {
+func (rc *recovery) trim(l *eventLog, now int64) {
 	n := 0
 	for n < len(l.entries) {
 		e := &l.entries[n]
-		if now.Sub(e.at) <= rc.window && rc.bytes.Load() <= rc.maxBytes {
+		if time.Duration(now-e.at) <= rc.window && rc.bytes.Load() <= rc.maxBytes {
 			break
 		}
-		rc.bytes.Add(-e.size)
+		rc.bytes.Add(-e.size())
 		n++
 	}
 	if n > 0 {
@@ -144,7 +178,7 @@ func (rc *recovery) trim(l *eventLog, now time.Time) {
 		}
 	}
 	for id, c := range l.catching {
-		if now.Sub(c.since) > time.Minute { // a restore that never finished
+		if time.Duration(now-c.since.UnixNano()) > time.Minute { // a restore that never finished
 			delete(l.catching, id)
 		}
 	}
@@ -256,7 +290,8 @@ func (rc *recovery) replay(s *socket.Socket) int {
 		if e.off <= c.after || e.from == s.Id() || !reaches(e.rooms, rooms) {
 			continue
 		}
-		s.Client().WriteToEngine(e.out.packets, e.out.opts)
+		out := e.outgoing()
+		s.Client().WriteToEngine(out.packets, out.opts)
 		n++
 	}
 	return n
@@ -304,17 +339,6 @@ type outgoing struct {
 	opts    *socket.WriteOptions
 }
 
-func (o outgoing) size() int64 {
-	n := int64(64)
-	for _, p := range o.packets {
-		n += int64(p.Len())
-	}
-	if f := o.opts.WsPreEncodedFrame; f != nil {
-		n += int64(f.Len())
-	}
-	return n
-}
-
 // broadcast sends an event from a sender to the other clients of its
 // namespace or rooms. build makes the event given its offset ("" when
 // recovery is off). With recovery, the event is numbered and kept, and the
@@ -333,7 +357,7 @@ func (r *Relay) broadcast(from *sender, build func(offset string) outgoing) {
 	off := l.next
 	l.next++
 	out := build(strconv.FormatUint(off, 10))
-	rc.add(l, entry{off: off, at: time.Now(), from: from.s.Id(), rooms: from.roomSet, out: out, size: out.size()})
+	rc.add(l, newEntry(off, from, out))
 	var plain *outgoing // for clients whose events carry no offset
 	r.recipients(from, func(to *socket.Socket) {
 		if _, catching := l.catching[to.Id()]; catching {
