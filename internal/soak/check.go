@@ -137,8 +137,10 @@ func formatSpans(prefix string, spans []span, limit int) string {
 // What the binaries say on stderr.
 var (
 	// sio-pub: "N line(s) may not have been delivered", "N line(s) were
-	// in flight when the connection was lost".
-	reUndelivered = regexp.MustCompile(`(\d+) line\(s\) (?:may not have been delivered|were in flight)`)
+	// in flight when the connection was lost", and with --ack "N line(s)
+	// were not delivered to every receiver" (the server's ack said a
+	// receiver's connection was lost before it got them).
+	reUndelivered = regexp.MustCompile(`(\d+) line\(s\) (?:may not have been delivered|were in flight|were not delivered to every receiver)`)
 	// sio-pub --ack: "N line(s) were sent again after a reconnect".
 	reResent = regexp.MustCompile(`(\d+) line\(s\) were sent again`)
 	// sio-sub: "connection to URL lost (...), reconnecting", "reconnected

@@ -65,6 +65,10 @@ func TestParseStderr(t *testing.T) {
 	if pub.undelivered != 37 {
 		t.Errorf("undelivered %d, want 37", pub.undelivered)
 	}
+	pub = parsePubStderr("sio-pub: error: 41 line(s) were not delivered to every receiver, the first line 7: not delivered to 1 of 2 receivers\n")
+	if pub.undelivered != 41 {
+		t.Errorf("not delivered to every receiver: %+v", pub)
+	}
 	pub = parsePubStderr("sio-pub: 312 line(s) were sent again after a reconnect; receivers may have seen them twice\n")
 	if pub.resent != 312 || pub.undelivered != 0 {
 		t.Errorf("resent %d undelivered %d, want 312 0", pub.resent, pub.undelivered)

@@ -95,9 +95,10 @@ var Promises = []PromiseRule{
 	// --ack: nothing lost, ever; a line twice only when sio-pub said it
 	// sent lines again. Without recovery, a subscriber whose own
 	// connection is cut loses what was on the wire to it: that subscriber
-	// did not stay, and must say so.
-	{"ack", "cut-sub", NotRecovering, Promise{LostIfSubGap, DupIfResent, Exit0, false}},
-	{"ack", "away", NotRecovering, Promise{LostIfSubGap, DupIfResent, Exit0, false}},
+	// did not stay, and must say so; and the server's acks of the lines
+	// on the wire to it say so, so sio-pub exits 1 with their count.
+	{"ack", "cut-sub", NotRecovering, Promise{LostIfSubGap, DupIfResent, Exit0Or1IfReported, false}},
+	{"ack", "away", NotRecovering, Promise{LostIfSubGap, DupIfResent, Exit0Or1IfReported, false}},
 	{"ack", "*", Any, Promise{LostNever, DupIfResent, Exit0, false}},
 	//
 	// Without --ack, a server killed or a publisher's connection cut may

@@ -108,7 +108,7 @@ func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int,
 	if a.partial > 0 {
 		return cli.Errorf(cli.ExitFailure, "%d line(s) were not delivered to every receiver, the first line %d: %s",
 			a.partial, a.partialAt, a.partialWhy).
-			WithHint("a receiver lost its connection before the server wrote them to it; the others got them")
+			WithHint("a receiver whose connection was lost before the server wrote it a line did not get it; sio-serve keeps lost sessions unless run with --recover 0")
 	}
 	if endErr != nil {
 		return endErr
