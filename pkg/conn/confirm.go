@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/sio-tools/sio/pkg/lines"
 )
 
 // FlushNamespace is the namespace Confirm asks to join. sio-serve and
@@ -52,7 +54,7 @@ func (c *Conn) nextFlushLocked() (*link, []byte) {
 	}
 	c.confirms, c.waiting = c.waiting, nil
 	c.flushN++
-	return c.link, appendPacketHeader(nil, pConnect, 0, flushNsp(c.flushN), -1)
+	return c.link, lines.AppendPacketHeader(nil, pConnect, 0, flushNsp(c.flushN), -1)
 }
 
 // flushAnswered takes the server's answer to a request: the oldest
@@ -63,7 +65,7 @@ func (c *Conn) flushAnswered(l *link, p *packet) {
 	}
 	if p.typ == pConnect {
 		// Leave it again.
-		_ = l.writePacket(appendPacketHeader(nil, pDisconnect, 0, p.nsp, -1), nil)
+		_ = l.writePacket(lines.AppendPacketHeader(nil, pDisconnect, 0, p.nsp, -1), nil)
 	}
 	c.mu.Lock()
 	list := c.confirms

@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sio-tools/sio/pkg/lines"
 )
 
 // Options configure a connection.
@@ -298,7 +300,7 @@ func (c *Conn) serve(l *link) bool {
 	}
 	c.mu.Unlock()
 	body, _ := json.Marshal(auth)
-	if err := l.writePacket(append(appendPacketHeader(nil, pConnect, 0, c.nsp, -1), body...), nil); err != nil {
+	if err := l.writePacket(append(lines.AppendPacketHeader(nil, pConnect, 0, c.nsp, -1), body...), nil); err != nil {
 		l.close("transport error")
 	}
 	r := &reader{c: c, l: l}
@@ -474,7 +476,7 @@ func (c *Conn) Close() {
 	close(c.closing)
 	if l != nil {
 		if joined {
-			_ = l.writePacket(appendPacketHeader(nil, pDisconnect, 0, c.nsp, -1), nil)
+			_ = l.writePacket(lines.AppendPacketHeader(nil, pDisconnect, 0, c.nsp, -1), nil)
 		}
 		l.close("io client disconnect")
 	}

@@ -81,23 +81,6 @@ func parsePacket(b []byte) (packet, error) {
 	return p, nil
 }
 
-// appendPacketHeader appends TYPE [N "-"] [NSP ","] [ID].
-func appendPacketHeader(dst []byte, typ byte, attachments int, nsp string, id int64) []byte {
-	dst = append(dst, typ)
-	if attachments > 0 {
-		dst = strconv.AppendInt(dst, int64(attachments), 10)
-		dst = append(dst, '-')
-	}
-	if nsp != "" && nsp != "/" {
-		dst = append(dst, nsp...)
-		dst = append(dst, ',')
-	}
-	if id >= 0 {
-		dst = strconv.AppendInt(dst, id, 10)
-	}
-	return dst
-}
-
 // decodeEvent reads an EVENT's data, ["name", args...]. JSON arguments
 // come back as json.RawMessage, exactly as they were sent (key order,
 // number spelling); those of an event with attachments are decoded, with
@@ -201,14 +184,14 @@ func fillPlaceholders(v any, bins [][]byte, used []bool, depth int) (any, error)
 // are the frames that follow it.
 func encodeEvent(nsp string, id int64, event string, args []any) (text []byte, bins [][]byte) {
 	if !lines.HasBinary(args) {
-		text = appendPacketHeader(make([]byte, 0, 64), pEvent, 0, nsp, id)
+		text = lines.AppendPacketHeader(make([]byte, 0, 64), pEvent, 0, nsp, id)
 		return lines.AppendArray(text, event, args), nil
 	}
 	out := make([]any, len(args))
 	for i, a := range args {
 		out[i] = placeholders(a, &bins)
 	}
-	text = appendPacketHeader(make([]byte, 0, 64), pBinaryEvent, len(bins), nsp, id)
+	text = lines.AppendPacketHeader(make([]byte, 0, 64), pBinaryEvent, len(bins), nsp, id)
 	return lines.AppendArray(text, event, out), bins
 }
 

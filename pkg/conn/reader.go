@@ -1,11 +1,12 @@
 package conn
 
 import (
-	"encoding/json"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sio-tools/sio/pkg/lines"
 )
 
 // reader reads one link: Engine.IO pings and messages, the Socket.IO
@@ -167,7 +168,7 @@ func (r *reader) packet(p *packet, bins [][]byte) {
 func (r *reader) event(id int64, name string, args []any) {
 	c := r.c
 	if c.recovering.Load() && len(args) > 0 {
-		if off, ok := offsetArg(args[len(args)-1]); ok {
+		if off, ok := lines.AsString(args[len(args)-1]); ok {
 			args = args[:len(args)-1]
 			c.mu.Lock()
 			c.offset = off
@@ -179,20 +180,6 @@ func (r *reader) event(id int64, name string, args []any) {
 	}
 	if id >= 0 {
 		// The sender asked for an acknowledgement: the event was taken.
-		_ = r.l.writePacket(append(appendPacketHeader(nil, pAck, 0, c.nsp, id), "[]"...), nil)
+		_ = r.l.writePacket(append(lines.AppendPacketHeader(nil, pAck, 0, c.nsp, id), "[]"...), nil)
 	}
-}
-
-// offsetArg reads a string argument, raw or decoded.
-func offsetArg(a any) (string, bool) {
-	switch v := a.(type) {
-	case string:
-		return v, true
-	case json.RawMessage:
-		var s string
-		if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
-			return s, true
-		}
-	}
-	return "", false
 }

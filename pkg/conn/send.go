@@ -2,6 +2,8 @@ package conn
 
 import (
 	"errors"
+
+	"github.com/sio-tools/sio/pkg/lines"
 )
 
 // ErrNotConnected is returned while the connection is down: the caller
@@ -10,7 +12,9 @@ var ErrNotConnected = errors.New("not connected")
 
 // HeaderSize is the most Send adds to a body: the Engine.IO message type,
 // the packet type, the namespace and an ack id.
-func (c *Conn) HeaderSize() int { return 1 + len(appendPacketHeader(nil, pEvent, 0, c.nsp, 1<<52)) }
+func (c *Conn) HeaderSize() int {
+	return 1 + len(lines.AppendPacketHeader(nil, pEvent, 0, c.nsp, 1<<52))
+}
 
 // Send sends an event whose data, the JSON array ["event", args...], the
 // caller encoded (lines.AppendArray). It returns once the event was
@@ -25,7 +29,7 @@ func (c *Conn) Send(body []byte, done func(args []any, err error)) error {
 	if l == nil {
 		return ErrNotConnected
 	}
-	text := appendPacketHeader(make([]byte, 0, len(body)+24), pEvent, 0, c.nsp, id)
+	text := lines.AppendPacketHeader(make([]byte, 0, len(body)+24), pEvent, 0, c.nsp, id)
 	return c.write(l, append(text, body...), nil, done != nil)
 }
 

@@ -23,7 +23,18 @@ func AppendPacket(dst []byte, nsp string, id int64, event string, args []any) ([
 
 // AppendHeader appends the start of an EVENT packet: 2[/nsp,][id].
 func AppendHeader(dst []byte, nsp string, id int64) []byte {
-	dst = append(dst, '2')
+	return AppendPacketHeader(dst, '2', 0, nsp, id)
+}
+
+// AppendPacketHeader appends the start of a Socket.IO packet of type typ
+// (an ASCII digit): TYPE [ATTACHMENTS "-"] [NSP ","] [ID]. The namespace
+// "/" is left out, as is an id below zero.
+func AppendPacketHeader(dst []byte, typ byte, attachments int, nsp string, id int64) []byte {
+	dst = append(dst, typ)
+	if attachments > 0 {
+		dst = strconv.AppendInt(dst, int64(attachments), 10)
+		dst = append(dst, '-')
+	}
 	if nsp != "" && nsp != "/" {
 		dst = append(dst, nsp...)
 		dst = append(dst, ',')

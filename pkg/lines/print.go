@@ -32,7 +32,7 @@ func (p *Printer) Line(event string, args []any) []byte {
 	switch p.Format {
 	case Text:
 		if len(args) == 1 {
-			if s, ok := asString(args[0]); ok {
+			if s, ok := AsString(args[0]); ok {
 				writeOneLine(&p.buf, s)
 				p.buf.WriteByte('\n')
 				return p.buf.Bytes()
@@ -55,8 +55,8 @@ func (p *Printer) Line(event string, args []any) []byte {
 	return p.buf.Bytes()
 }
 
-// asString returns a string argument, also one that came as raw JSON.
-func asString(a any) (string, bool) {
+// AsString returns a string argument, also one that came as raw JSON.
+func AsString(a any) (string, bool) {
 	switch v := a.(type) {
 	case string:
 		return v, true

@@ -1,7 +1,6 @@
 package relay_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/url"
 	"strconv"
@@ -37,28 +36,8 @@ func viaProxy(t *testing.T, base, path string) (*client, *faultproxy.Proxy) {
 
 func dialReconnecting(t *testing.T, base, path string) *client {
 	t.Helper()
-	u, _ := url.Parse(base + path)
-	c := &client{note: make(chan struct{}, 100000), states: make(chan conn.State, 100)}
-	var err error
-	c.Conn, err = conn.Dial(context.Background(), conn.Options{
-		URL:       u,
-		Reconnect: true,
-		OnEvent: func(ev string, args []any) {
-			c.mu.Lock()
-			c.got = append(c.got, received{ev, args})
-			c.mu.Unlock()
-			select {
-			case c.note <- struct{}{}:
-			default: // a wake-up is pending
-			}
-		},
-		OnState: func(s conn.State) { c.states <- s },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialWith(t, base+path, conn.Options{Reconnect: true})
 	<-c.states // the first connect
-	t.Cleanup(c.Close)
 	return c
 }
 

@@ -62,31 +62,41 @@ type client struct {
 
 func dial(t *testing.T, base, path string, rooms ...string) *client {
 	t.Helper()
-	u, err := url.Parse(base + path)
+	return dialWith(t, base+path, conn.Options{Rooms: rooms})
+}
+
+// dialWith connects to rawURL with o (its URL, events and states set
+// here) and collects what it receives. States are dropped when nobody
+// reads them, except with Reconnect, where the test follows them.
+func dialWith(t *testing.T, rawURL string, o conn.Options) *client {
+	t.Helper()
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client{note: make(chan struct{}, 1000), states: make(chan conn.State, 16)}
-	c.Conn, err = conn.Dial(context.Background(), conn.Options{
-		URL:            u,
-		Rooms:          rooms,
-		ConnectTimeout: 10 * time.Second,
-		OnEvent: func(ev string, args []any) {
-			c.mu.Lock()
-			c.got = append(c.got, received{ev, args})
-			c.mu.Unlock()
-			select {
-			case c.note <- struct{}{}:
-			default: // a wake-up is pending
-			}
-		},
-		OnState: func(s conn.State) {
-			select {
-			case c.states <- s:
-			default:
-			}
-		},
-	})
+	c := &client{note: make(chan struct{}, 1), states: make(chan conn.State, 100)}
+	o.URL = u
+	o.ConnectTimeout = 10 * time.Second
+	o.OnEvent = func(ev string, args []any) {
+		c.mu.Lock()
+		c.got = append(c.got, received{ev, args})
+		c.mu.Unlock()
+		select {
+		case c.note <- struct{}{}:
+		default: // a wake-up is pending
+		}
+	}
+	o.OnState = func(s conn.State) {
+		if o.Reconnect {
+			c.states <- s
+			return
+		}
+		select {
+		case c.states <- s:
+		default:
+		}
+	}
+	c.Conn, err = conn.Dial(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,21 +363,7 @@ func TestRelayAcksAfterWritten(t *testing.T) {
 	// A small, fixed receive buffer (no autotuning, which may grow it to
 	// tens of MB): what the network holds for the receiver is then the
 	// server's send buffer, at most a few MB.
-	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
-		c, err := net.Dial(network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(64 << 10)
-		}
-		return c, err
-	}}
-	ws := rawDial(t, &d, base)
-	defer ws.Close()
-	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
-		t.Fatal(err)
-	}
-	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "40{") {
-		t.Fatalf("connect answer %q, %v", m, err)
-	}
+	ws := heldReceiver(t, base)
 	// 24 MB: more than that.
 	const n = 24
 	big := strings.Repeat("x", 1_000_000-100)
