@@ -54,7 +54,7 @@ Modes: plain (sio-pub -> sio-serve -> sio-sub), ack (sio-pub --ack), fanout
 Faults, at random points of the stream: kill (SIGKILL sio-serve, restart
 it on its port 1-3 s later), stop-server and stop-sub (SIGSTOP for 1-5 s),
 cut-sub and cut-pub (reset the subscribers' or publishers' connections,
-2-3 times), away (cut the subscribers and keep them out 1-3 s, 1-2 times:
+2-3 times), away (cut the subscribers and keep them out 2-4 s, 1-2 times:
 they come back to a backlog), pause (hold the subscribers' connections
 1-5 s), burn (2 CPU burners for the whole run), storm (idle subscribers
 connecting at once).

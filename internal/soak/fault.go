@@ -28,7 +28,7 @@ func planFaults(fault string, rng *rand.Rand, servers, subs int) []injection {
 	case "stop-server", "stop-sub", "pause":
 		n, dmin, dmax = 1+rng.IntN(2), time.Second, 5*time.Second
 	case "away":
-		n, dmin, dmax = 1+rng.IntN(2), time.Second, 3*time.Second
+		n, dmin, dmax = 1+rng.IntN(2), 2*time.Second, 4*time.Second
 	case "cut-sub", "cut-pub":
 		n = 2 + rng.IntN(2)
 	case "storm":
@@ -112,7 +112,7 @@ func (r *run) inject(ctx context.Context, plan []injection) {
 				pp.Cut()
 			}
 		case "away":
-			// Cut, and no way back for a while: the stream goes on without
+			// Cut, and no way back for 2-4 s: the stream goes on without
 			// the subscribers, which then resume with a backlog (at full
 			// speed, 100,000 lines or more).
 			for _, s := range r.servers {

@@ -445,6 +445,7 @@ func runOne(ctx context.Context, cfg *Config, spec runSpec) *result {
 		st := s.snapshot()
 		res.stats.connects += st.connects
 		res.stats.recovered += st.recovered
+		res.stats.maxReplayed = max(res.stats.maxReplayed, st.maxReplayed)
 		res.stats.earlyCloses += st.earlyCloses
 		res.stats.pingTimeouts += st.pingTimeouts
 		res.stats.starts += st.starts

@@ -70,6 +70,7 @@ type opened struct {
 type serverStats struct {
 	connects     int
 	recovered    int // connects with recovered=true
+	maxReplayed  int // the most events one resumed session was sent
 	earlyCloses  int // subscribers' connections closed by the client 1.5-2.5 s after connecting
 	pingTimeouts int // disconnects with reason "ping timeout"
 	starts       int
@@ -186,6 +187,9 @@ func (s *server) onLog(line string) {
 		s.stats.connects++
 		if rec["recovered"] == "true" {
 			s.stats.recovered++
+			if n, err := strconv.Atoi(rec["replayed"]); err == nil {
+				s.stats.maxReplayed = max(s.stats.maxReplayed, n)
+			}
 		}
 		s.live[id] = liveConn{nsp: rec["nsp"]}
 		role := "storm"

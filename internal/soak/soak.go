@@ -75,6 +75,8 @@ type Row struct {
 	Hangs         int
 	EarlyCloses   int           // connections the client closed 1.5-2.5 s after connecting (sio-serve's log)
 	PingTimeouts  int           // disconnects for "ping timeout" (sio-serve's log)
+	Resumed       int           // sessions resumed (sio-serve's log: recovered=true)
+	MaxReplayed   int           // the most events one resumed session was sent
 	Faults        int           // fault injections applied
 	MaxPubTime    time.Duration // the longest a sio-pub took, start to exit
 	MaxTime       time.Duration // the longest run
@@ -278,6 +280,8 @@ func (r *Row) add(res *result) {
 	}
 	r.EarlyCloses += res.stats.earlyCloses
 	r.PingTimeouts += res.stats.pingTimeouts
+	r.Resumed += res.stats.recovered
+	r.MaxReplayed = max(r.MaxReplayed, res.stats.maxReplayed)
 	r.Faults += res.applied
 	r.MaxPubTime = max(r.MaxPubTime, res.pubTime)
 	r.MaxTime = max(r.MaxTime, res.dur)

@@ -12,7 +12,7 @@ import (
 func (s *Summary) Table(w io.Writer) error {
 	head := []string{"mode", "fault", "runs", "passed", "failed", "silent loss runs (lines)",
 		"reported loss runs (lines)", "dup runs (lines)", "reorder runs", "bad exits", "hangs",
-		"client closed at 2s", "ping timeouts", "faults", "max sio-pub time", "max run time"}
+		"client closed at 2s", "ping timeouts", "resumed (most replayed)", "faults", "max sio-pub time", "max run time"}
 	rows := [][]string{head}
 	var tot Row
 	for _, r := range s.Rows {
@@ -31,6 +31,8 @@ func (s *Summary) Table(w io.Writer) error {
 		tot.Hangs += r.Hangs
 		tot.EarlyCloses += r.EarlyCloses
 		tot.PingTimeouts += r.PingTimeouts
+		tot.Resumed += r.Resumed
+		tot.MaxReplayed = max(tot.MaxReplayed, r.MaxReplayed)
 		tot.Faults += r.Faults
 		tot.MaxPubTime = max(tot.MaxPubTime, r.MaxPubTime)
 		tot.MaxTime = max(tot.MaxTime, r.MaxTime)
@@ -88,7 +90,8 @@ func (r Row) cells() []string {
 		runsLines(r.ReportedRuns, r.ReportedLines),
 		runsLines(r.DupRuns, r.DupLines),
 		fmt.Sprint(r.ReorderRuns), fmt.Sprint(r.BadExits), fmt.Sprint(r.Hangs),
-		fmt.Sprint(r.EarlyCloses), fmt.Sprint(r.PingTimeouts), fmt.Sprint(r.Faults),
+		fmt.Sprint(r.EarlyCloses), fmt.Sprint(r.PingTimeouts),
+		fmt.Sprintf("%d (%d)", r.Resumed, r.MaxReplayed), fmt.Sprint(r.Faults),
 		fmt.Sprintf("%.1fs", r.MaxPubTime.Seconds()), fmt.Sprintf("%.1fs", r.MaxTime.Seconds()),
 	}
 }
