@@ -25,6 +25,7 @@ const hardQueueFactor = 16
 
 // connState is what the relay keeps for one engine connection.
 type connState struct {
+	conn    engine.Socket
 	joins   joins
 	written written
 	senders senders
@@ -47,7 +48,7 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 	var lastFlush atomic.Int64 // unix nanoseconds
 	var closing atomic.Bool
 	lastFlush.Store(time.Now().UnixNano())
-	st := &connState{}
+	st := &connState{conn: conn}
 	j, w := &st.joins, &st.written
 	id := conn.Id()
 	r.conns.Store(id, st)

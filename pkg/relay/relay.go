@@ -167,13 +167,10 @@ func New(o Options) *Relay {
 	eopts.Assign(opts)
 	eopts.SetPath("/socket.io")
 	eio := engine.NewServer(eopts)
-	// Events go through the relay's passthrough, unless every broadcast
-	// must go through the adapter (other servers).
-	var take func(string, []byte) bool
-	if o.Adapter == nil {
-		take = r.passthrough
-	}
-	useOwnWebsocket(eio, take)
+	// Confirmation requests and plain events are taken as they are read
+	// (plain events unless every broadcast must go through the adapter,
+	// to other servers).
+	useOwnWebsocket(eio, r.take)
 	holdNewConnections(eio)
 	_ = eio.On("connection", func(args ...any) {
 		if c, ok := args[0].(engine.Socket); ok {
@@ -192,9 +189,9 @@ func New(o Options) *Relay {
 	// read all it sent before (conn.Confirm). Refusing it is the answer:
 	// a refused client keeps no state, so the request can be repeated
 	// (a second CONNECT to a joined namespace closes the connection).
-	for _, n := range []string{FlushNamespace, FlushNamespace + "2"} {
-		r.io.Of(n, nil).Use(func(s *socket.Socket, next func(*socket.ExtendedError)) {
-			r.relayed(s.Conn().Id())
+	// Over a websocket the relay answers it itself (confirm).
+	for _, n := range flushNamespaces {
+		r.io.Of(n, nil).Use(func(_ *socket.Socket, next func(*socket.ExtendedError)) {
 			next(socket.NewExtendedError("flush confirmed", nil))
 		})
 	}
@@ -223,38 +220,74 @@ func New(o Options) *Relay {
 	return r
 }
 
+// take is offered every text message a websocket client sends, before
+// the library; it reports whether it handled it.
+func (r *Relay) take(sid string, msg []byte) bool {
+	if r.confirm(sid, msg) {
+		return true
+	}
+	return !r.adapter && r.passthrough(sid, msg)
+}
+
 // relayedWait bounds how long a confirmation waits for the events before
 // it to be handed on (a socket that went meanwhile runs no more tasks).
 const relayedWait = 5 * time.Second
 
-// relayed returns once the events that the connection's sockets read
-// before now were handed to their recipients: they wait on each socket's
-// task queue, and the answer to a confirmation request (sio-pub's flush)
-// means "relayed", not only "read". It also keeps what a publisher has
-// confirmed from piling up in those queues.
-func (r *Relay) relayed(id string) {
-	c, ok := r.conns.Load(id)
+// confirm answers sio-pub's confirmation request, a CONNECT to
+// FlushNamespace (or FlushNamespace+"2"), once the events the connection
+// sent before it were handed to their recipients: they wait on each of its
+// sockets' task queues (the passthrough's and the library's alike), so the
+// answer means "relayed", not only "read", and a fast publisher cannot
+// fill those queues without bound. The answer is the refusal a namespace
+// without clients gives (the request can be repeated), written here: the
+// library would make a socket, with its own task queue, for every
+// request, which cost a third of the server's CPU in a pipeline.
+func (r *Relay) confirm(sid string, msg []byte) bool {
+	nsp, ok := flushRequest(msg)
 	if !ok {
-		return
+		return false
 	}
-	list := c.(*connState).senders.all()
+	c, ok := r.conns.Load(sid)
+	if !ok {
+		return false // the library answers
+	}
+	st := c.(*connState)
+	answer := []byte("4" + nsp + `,{"message":"flush confirmed"}`) // CONNECT_ERROR
+	var once sync.Once
+	write := func() {
+		once.Do(func() { st.conn.Write(types.NewStringBuffer(answer), nil, nil) })
+	}
+	list := st.senders.all()
 	if len(list) == 0 {
-		return
+		write()
+		return true
 	}
-	done := make(chan struct{}, len(list))
+	var left atomic.Int64
+	left.Store(int64(len(list)))
 	for _, from := range list {
-		from.s.Enqueue(func() { done <- struct{}{} })
+		from.s.Enqueue(func() {
+			if left.Add(-1) == 0 {
+				write()
+			}
+		})
 	}
-	t := time.NewTimer(relayedWait)
-	defer t.Stop()
-	for range list {
-		select {
-		case <-done:
-		case <-t.C:
-			return
+	// A socket that left meanwhile runs no more tasks.
+	time.AfterFunc(relayedWait, write)
+	return true
+}
+
+// flushRequest reads a confirmation request, "40" + FlushNamespace
+// (or FlushNamespace+"2") + "," and returns its namespace.
+func flushRequest(msg []byte) (string, bool) {
+	for _, nsp := range flushNamespaces {
+		if len(msg) == 3+len(nsp) && string(msg[:2]) == "40" && string(msg[2:2+len(nsp)]) == nsp && msg[len(msg)-1] == ',' {
+			return nsp, true
 		}
 	}
+	return "", false
 }
+
+var flushNamespaces = [...]string{FlushNamespace, FlushNamespace + "2"}
 
 // ServeHTTP serves the Socket.IO endpoint (mount it at /socket.io/).
 func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
