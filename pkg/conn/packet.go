@@ -93,15 +93,8 @@ func decodeEvent(data []byte, bins [][]byte) (string, []any, error) {
 	if len(args) == 0 {
 		return "", nil, fmt.Errorf("%w: an event without a name", errBadPacket)
 	}
-	var name string
-	switch v := args[0].(type) {
-	case json.RawMessage:
-		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &name) != nil {
-			return "", nil, fmt.Errorf("%w: an event name that is not a string", errBadPacket)
-		}
-	case string:
-		name = v
-	default:
+	name, ok := lines.AsString(args[0])
+	if !ok {
 		return "", nil, fmt.Errorf("%w: an event name that is not a string", errBadPacket)
 	}
 	return name, args[1:], nil
@@ -110,8 +103,8 @@ func decodeEvent(data []byte, bins [][]byte) (string, []any, error) {
 // decodeArgs reads a JSON array of arguments (an EVENT's or an ACK's).
 func decodeArgs(data []byte, bins [][]byte) ([]any, error) {
 	if len(bins) == 0 {
-		var raw []json.RawMessage
-		if err := json.Unmarshal(data, &raw); err != nil {
+		raw, err := lines.SplitArray(data)
+		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errBadPacket, err)
 		}
 		args := make([]any, len(raw))

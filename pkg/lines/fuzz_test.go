@@ -79,3 +79,39 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// SplitArray and AsString read what encoding/json reads: the same
+// elements, byte for byte, and the same strings.
+func FuzzSplitArray(f *testing.F) {
+	for _, s := range []string{`[]`, ` [ ] `, `["a",1,{"b":[1,2]},null]`, `["x\"y",[],{}]`, `[ "é" , 2.5e3 ,true]`,
+		`[1,`, `{"a":1}`, `"s"`, "[\"\xff\"]", `["\u00e9\n"]`, `[[[[]]]]`, `[1 2]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := SplitArray(data)
+		var want []json.RawMessage
+		werr := json.Unmarshal(data, &want)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: SplitArray err %v, encoding/json err %v", data, err, werr)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d elements, encoding/json %d", data, len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("%q: element %d is %q, encoding/json %q", data, i, got[i], want[i])
+			}
+			var s string
+			if want[i][0] == '"' && json.Unmarshal(want[i], &s) == nil {
+				if g, ok := AsString(got[i]); !ok || g != s {
+					t.Fatalf("%q: string %q read as %q, %v", want[i], s, g, ok)
+				}
+			} else if _, ok := AsString(got[i]); ok {
+				t.Fatalf("%q: not a string, read as one", want[i])
+			}
+		}
+	})
+}

@@ -61,6 +61,9 @@ func AsString(a any) (string, bool) {
 	case string:
 		return v, true
 	case json.RawMessage:
+		if s, ok := plainString(v); ok {
+			return s, true
+		}
 		var s string
 		if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
 			return s, true
