@@ -73,7 +73,7 @@ Options:
       --window N            lines sent and not yet confirmed by the server
                             (with --ack: not acknowledged) before reading
                             waits; a lost connection puts at most this many
-                            in doubt (default 1000)
+                            in doubt (default 5000)
       --ack-timeout D       when an event is not acknowledged within D,
                             reconnect and send again; fail when it is not
                             acknowledged within D again (default 30s)
@@ -130,7 +130,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "")
 	fs.DurationVar(&c.RetryFor, "retry-for", 30*time.Second, "")
 	fs.BoolVar(&c.Ack, "ack", false, "")
-	fs.IntVar(&c.Window, "window", 1000, "")
+	fs.IntVar(&c.Window, "window", 5000, "")
 	fs.DurationVar(&c.AckTimeout, "ack-timeout", 30*time.Second, "")
 	var tlsFlags cli.TLSFlags
 	tlsFlags.Register(fs)
