@@ -3,3 +3,6 @@ package relay
 // SetRestoreHook sets a function that runs after a session was restored
 // and before its socket is registered; nil removes it.
 func SetRestoreHook(f func()) { testHookRestored = f }
+
+// SetLateCleanupHook sets testHookLateCleanup (nil clears it).
+func SetLateCleanupHook(f func()) { testHookLateCleanup = f }

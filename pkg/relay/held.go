@@ -36,6 +36,8 @@ type holdingCtor struct{ transports.TransportCtor }
 
 func (c holdingCtor) New(ctx *types.HttpContext) transports.Transport {
 	t := c.TransportCtor.New(ctx)
+	forgetQueue(t, "writeQueue") // the library's polling transport has one
+	t = fixPolling(t)
 	if ctx.Query().Has("sid") {
 		return t
 	}

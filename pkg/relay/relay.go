@@ -191,11 +191,17 @@ func New(o Options) *Relay {
 	// (a second CONNECT to a joined namespace closes the connection).
 	// Over a websocket the relay answers it itself (confirm).
 	for _, n := range flushNamespaces {
-		r.io.Of(n, nil).Use(func(_ *socket.Socket, next func(*socket.ExtendedError)) {
+		r.io.Of(n, nil).Use(func(s *socket.Socket, next func(*socket.ExtendedError)) {
+			forgetQueue(s, "taskQueue")
 			next(socket.NewExtendedError("flush confirmed", nil))
 		})
 	}
 	nsps := r.io.Of(regexp.MustCompile(`^/.+`), r.onConnection)
+	// Every socket the library makes, joined or refused, first goes
+	// through the namespace's middlewares (a recovered one goes to
+	// onConnection): its task queue is made collectable there (queues.go).
+	r.io.Use(forgetSocketQueue)
+	nsps.Use(forgetSocketQueue)
 	// Rooms are joined in a middleware, before the client is told it is
 	// connected: joined in the connection handler, a room event sent right
 	// after the client's connect could miss it.
@@ -365,6 +371,7 @@ func (r *Relay) onConnection(args ...any) {
 		s.Disconnect(false)
 		return
 	}
+	forgetQueue(s, "taskQueue")   // a recovered socket skipped the middlewares
 	rooms := Rooms(s.Handshake()) // joined by joinRooms already
 	nsp := s.Nsp().Name()
 	label := r.nspLabel(nsp)
@@ -513,6 +520,13 @@ func (r *Relay) joinRooms(s *socket.Socket, next func(*socket.ExtendedError)) {
 	if r.recovery != nil {
 		r.recovery.begin(s)
 	}
+	next(nil)
+}
+
+// forgetSocketQueue is the first middleware of every namespace: it makes
+// the socket's task queue collectable once closed (queues.go).
+func forgetSocketQueue(s *socket.Socket, next func(*socket.ExtendedError)) {
+	forgetQueue(s, "taskQueue")
 	next(nil)
 }
 
