@@ -1,9 +1,12 @@
 package relay
 
 import (
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -12,9 +15,12 @@ import (
 // holdMax bounds how long a new connection's packets are held.
 const holdMax = 5 * time.Second
 
-// holdNewConnections makes eio's new connections (websocket and polling)
-// hold the packets they receive until the relay has seen the connection
-// (release).
+// guardTransports makes every transport of eio (websocket and polling)
+// check each packet it receives before anyone sees it (validate.go): a
+// connection that sends one the official parsers would refuse is closed at
+// once, and refused(reason, addr) is told. A new connection's transport
+// also holds the packets it receives until the relay has seen the
+// connection (release).
 //
 // The library starts reading a new connection and sends it the open packet
 // before it tells anyone of the connection; a packet read in between, most
@@ -23,72 +29,130 @@ const holdMax = 5 * time.Second
 // comes until a timeout makes it reconnect. Holding the reader until the
 // listeners are in place loses nothing. Upgrades of a connection (they
 // carry its sid) are not held: the relay knows the connection already.
-func holdNewConnections(eio engine.Server) {
+func guardTransports(eio engine.Server, refused func(reason, addr string)) {
 	byName := eio.TransportsByName()
 	for _, name := range []string{transports.WEBSOCKET, transports.POLLING} {
 		if ctor, ok := byName[name]; ok {
-			byName[name] = holdingCtor{ctor}
+			byName[name] = guardingCtor{ctor, refused}
 		}
 	}
 }
 
-type holdingCtor struct{ transports.TransportCtor }
+type guardingCtor struct {
+	transports.TransportCtor
+	refused func(reason, addr string)
+}
 
-func (c holdingCtor) New(ctx *types.HttpContext) transports.Transport {
+func (c guardingCtor) New(ctx *types.HttpContext) transports.Transport {
 	t := c.TransportCtor.New(ctx)
 	forgetQueue(t, "writeQueue") // the library's polling transport has one
 	t = fixPolling(t)
-	if ctx.Query().Has("sid") {
-		return t
+	g := &guardedTransport{Transport: t, open: make(chan struct{}), refused: c.refused,
+		addr: ctx.Request().RemoteAddr}
+	if w, ok := t.(*wsTransport); ok {
+		g.owed = &w.attachments
 	}
-	h := &heldTransport{Transport: t, open: make(chan struct{})}
-	h.timer = time.AfterFunc(holdMax, h.release)
-	return h
+	if ctx.Query().Has("sid") {
+		close(g.open)
+	} else {
+		g.timer = time.AfterFunc(holdMax, g.release)
+	}
+	return g
 }
 
-// heldTransport is a transport whose "packet" listeners wait for release.
-type heldTransport struct {
+// guardedTransport is a transport whose "packet" listeners get only valid
+// packets, and on a new connection only after release.
+type guardedTransport struct {
 	transports.Transport
-	open  chan struct{}
-	once  sync.Once
-	timer *time.Timer
+	open    chan struct{}
+	once    sync.Once
+	timer   *time.Timer
+	refused func(reason, addr string)
+	addr    string
+	owed    *atomic.Int32 // the attachments owed, for the websocket's reader
+
+	mu      sync.Mutex
+	in      inbound
+	last    *packet.Packet // the last packet checked, and what was found
+	verdict string
+	closed  bool
 }
 
-func (h *heldTransport) release() {
-	h.once.Do(func() {
-		close(h.open)
-		h.timer.Stop()
+func (g *guardedTransport) release() {
+	g.once.Do(func() {
+		close(g.open)
+		if g.timer != nil {
+			g.timer.Stop()
+		}
 	})
 }
 
-func (h *heldTransport) On(ev types.EventName, listeners ...types.EventListener) error {
+func (g *guardedTransport) On(ev types.EventName, listeners ...types.EventListener) error {
 	if ev != "packet" {
-		return h.Transport.On(ev, listeners...)
+		return g.Transport.On(ev, listeners...)
 	}
-	held := make([]types.EventListener, len(listeners))
+	guarded := make([]types.EventListener, len(listeners))
 	for i, l := range listeners {
-		held[i] = func(args ...any) {
-			<-h.open
+		guarded[i] = func(args ...any) {
+			<-g.open
+			if p := firstPacket(args); p != nil && !g.valid(p) {
+				return
+			}
 			l(args...)
 		}
 	}
-	return h.Transport.On(ev, held...)
+	return g.Transport.On(ev, guarded...)
+}
+
+// valid checks a packet once (several listeners may see it) and closes the
+// connection on the first one refused; nothing after it is passed on.
+func (g *guardedTransport) valid(p *packet.Packet) bool {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return false
+	}
+	if p != g.last {
+		g.last, g.verdict = p, ""
+		if p.Type == packet.MESSAGE {
+			switch d := p.Data.(type) {
+			case *types.StringBuffer:
+				g.verdict = g.in.check(d.Bytes(), false)
+			case *types.BytesBuffer:
+				g.verdict = g.in.check(d.Bytes(), true)
+			}
+			if g.owed != nil {
+				g.owed.Store(int32(g.in.pending))
+			}
+		}
+	}
+	reason := g.verdict
+	if reason != "" {
+		g.closed = true
+	}
+	g.mu.Unlock()
+	if reason == "" {
+		return true
+	}
+	g.refused(reason, g.addr)
+	g.Transport.OnError("invalid packet", errors.New(reason))
+	return false
 }
 
 // RemoveListener removes the engine's "packet" listener, which On wrapped
 // (the engine adds one per transport and removes it when it leaves the
 // transport, on an upgrade from polling).
-func (h *heldTransport) RemoveListener(ev types.EventName, listener types.EventListener) bool {
+func (g *guardedTransport) RemoveListener(ev types.EventName, listener types.EventListener) bool {
 	if ev != "packet" {
-		return h.Transport.RemoveListener(ev, listener)
+		return g.Transport.RemoveListener(ev, listener)
 	}
-	h.Transport.RemoveAllListeners(ev)
+	g.Transport.RemoveAllListeners(ev)
 	return true
 }
 
 // release lets conn's packets through, if they were held.
 func release(conn engine.Socket) {
-	if h, ok := conn.Transport().(*heldTransport); ok {
-		h.release()
+	if g, ok := conn.Transport().(*guardedTransport); ok {
+		g.release()
 	}
 }

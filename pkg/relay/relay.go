@@ -171,7 +171,7 @@ func New(o Options) *Relay {
 	// (plain events unless every broadcast must go through the adapter,
 	// to other servers).
 	useOwnWebsocket(eio, r.take)
-	holdNewConnections(eio)
+	guardTransports(eio, r.invalidPacket)
 	_ = eio.On("connection", func(args ...any) {
 		if c, ok := args[0].(engine.Socket); ok {
 			r.watchConn(c, o.MaxQueue)
@@ -305,6 +305,14 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w = &forgetAfterHijack{w}
 	}
 	r.handler.ServeHTTP(w, req)
+}
+
+// invalidPacket counts and logs a connection closed for a packet the
+// official parsers would refuse (validate.go). reason is one of a few
+// fixed words.
+func (r *Relay) invalidPacket(reason, addr string) {
+	r.metrics.GetOrCreateCounter(`sio_invalid_packets_total{reason="` + reason + `"}`).Inc()
+	r.log.Warn("closed a connection that sent an invalid packet", "reason", reason, "addr", addr)
 }
 
 // Clients returns the number of connected namespace clients.

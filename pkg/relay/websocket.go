@@ -68,6 +68,10 @@ type wsTransport struct {
 	idle time.Duration
 	take func(sid string, msg []byte) bool
 	sid  atomic.Pointer[string] // read by the reader, set by the engine
+	// attachments is how many binary attachments the client still owes
+	// (guardedTransport sets it): a text message until then goes to the
+	// engine, where the guard refuses it.
+	attachments atomic.Int32
 
 	mu      sync.Mutex
 	next    []*packet.Packet // handed over, not yet taken by the writer
@@ -147,7 +151,7 @@ func (w *wsTransport) read() {
 			w.OnError("websocket error", err)
 			return
 		}
-		if mt == ws.TextMessage && w.take != nil && w.take(w.Sid(), data) {
+		if mt == ws.TextMessage && w.take != nil && w.attachments.Load() == 0 && w.take(w.Sid(), data) {
 			continue
 		}
 		var buf types.BufferInterface

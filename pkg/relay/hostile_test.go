@@ -1,0 +1,169 @@
+package relay_test
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// watch collects every message a raw client receives until it is closed.
+type watch struct {
+	mu   sync.Mutex
+	msgs []message
+	done chan struct{}
+}
+
+type message struct {
+	binary bool
+	data   []byte
+}
+
+func watchAll(ws *websocket.Conn) *watch {
+	w := &watch{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			typ, m, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			w.mu.Lock()
+			w.msgs = append(w.msgs, message{typ == websocket.BinaryMessage, m})
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// A packet the official parsers would refuse is never relayed: the
+// connection that sends it is closed at once (not held), it is counted by
+// reason, and the clients listening are never disconnected. The library
+// decoded most of these and encoded them again as something every
+// receiver refuses.
+func TestRelayClosesWhoSendsPoison(t *testing.T) {
+	r, base := server(t)
+	honest := dial(t, base, "/")
+	watcher := rawJoin(t, base)
+	seen := watchAll(watcher)
+	waitClients(t, r, 2)
+
+	ph := func(n int) string { return `{"_placeholder":true,"num":` + string(rune('0'+n)) + `}` }
+	for _, c := range []struct {
+		name   string
+		text   string
+		blobs  int
+		reason string
+	}{
+		{"placeholder in a placeholder", `451-["a",{"_placeholder":true,"num":` + ph(0) + `}]`, 1, "placeholder"},
+		{"one attachment referenced 11 times", `451-["a"` + strings.Repeat(","+ph(0), 11) + `]`, 1, "placeholder"},
+		{"11 attachments", `4511-["a"]`, 0, "attachments"},
+		{"an attachment never referenced", `452-["a",` + ph(0) + `]`, 2, "placeholder"},
+		{"a placeholder out of range", `451-["a",` + ph(3) + `]`, 1, "placeholder"},
+		{"a placeholder as the name", `451-[` + ph(0) + `]`, 1, "payload"},
+		{"an attachment with no packet", "", 1, "unexpected_binary"},
+		{"a text before the attachment", `451-["a",` + ph(0) + `]`, -1, "missing_attachment"},
+		{"an event without arguments", `42`, 0, "payload"},
+		{"an event of null", `42[null]`, 0, "payload"},
+		{"an event that is an object", `42{}`, 0, "payload"},
+		{"broken JSON", `42["a",]`, 0, "payload"},
+		{"invalid UTF-8", "42[\"\xff\xfe\"]", 0, "payload"},
+		{"a CONNECT_ERROR", `44{"message":"x"}`, 0, "type"},
+		{"an unknown type", `49`, 0, "type"},
+		{"an ack id too long", `421234567890123456789["a"]`, 0, "ack_id"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ws := rawJoin(t, base)
+			if c.text != "" {
+				if err := ws.WriteMessage(websocket.TextMessage, []byte(c.text)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.blobs < 0 {
+				_ = ws.WriteMessage(websocket.TextMessage, []byte(`42["b"]`))
+			}
+			for i := 0; i < c.blobs; i++ {
+				_ = ws.WriteMessage(websocket.BinaryMessage, []byte{byte(i)})
+			}
+			_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for {
+				_, m, err := ws.ReadMessage()
+				if err == nil {
+					if string(m) == "2" { // a ping
+						continue
+					}
+					t.Fatalf("the sender got %q, want its connection closed", m)
+				}
+				if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+					t.Fatal("the sender's connection is still open")
+				}
+				break
+			}
+			var b bytes.Buffer
+			r.WriteMetrics(&b)
+			if want := `sio_invalid_packets_total{reason="` + c.reason + `"}`; !strings.Contains(b.String(), want) {
+				t.Fatalf("metrics lack %s:\n%s", want, grepLines(b.String(), "invalid"))
+			}
+		})
+	}
+
+	// Valid shapes some clients once choked on are relayed as sent.
+	sender := rawJoin(t, base)
+	valid := []string{`42["n",1e999]`, `42["n",` + strings.Repeat("9", 5000) + `]`, `42["n",-0.0e-7]`}
+	for _, m := range valid {
+		if err := sender.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := honest.wait(t, len(valid))
+	if len(got) != len(valid) {
+		t.Fatalf("the honest client got %d events, want %d", len(got), len(valid))
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		seen.mu.Lock()
+		n := len(seen.msgs)
+		seen.mu.Unlock()
+		if n >= len(valid) || time.Now().After(deadline) {
+			break
+		}
+	}
+	for {
+		select {
+		case s := <-honest.states:
+			if !s.Connected {
+				t.Fatalf("the honest client was disconnected: %s", s.Reason)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	seen.mu.Lock()
+	defer seen.mu.Unlock()
+	var texts []string
+	for _, m := range seen.msgs {
+		if m.binary {
+			t.Errorf("the watcher got a binary message %q", m.data)
+			continue
+		}
+		if string(m.data) != "2" {
+			texts = append(texts, string(m.data))
+		}
+	}
+	if strings.Join(texts, "\n") != strings.Join(valid, "\n") {
+		t.Fatalf("the watcher got\n%.200q\nwant the valid events only, as sent", texts)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
