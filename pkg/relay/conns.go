@@ -30,6 +30,7 @@ type connState struct {
 	written written
 	senders senders
 	left    atomic.Bool // a socket left its namespace itself: the client is going
+	joined  atomic.Bool // a socket joined a namespace once
 }
 
 // watchConn counts the bytes in and out of one connection and the
@@ -49,6 +50,17 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 	var closing atomic.Bool
 	lastFlush.Store(time.Now().UnixNano())
 	st := &connState{conn: conn}
+	// The library closes a connection that joined no namespace within
+	// its connect timeout, but politely: a long-polling one then waits up
+	// to 30 s for a poll to carry the close, holding its --max-conns slot
+	// and its memory; bare handshakes by the thousand locked honest
+	// clients out. The relay drops such a connection at once, before the
+	// library's timer (set a little later) fires.
+	bare := time.AfterFunc(r.connectTimeout, func() {
+		if !st.joined.Load() {
+			conn.Close(true)
+		}
+	})
 	j, w := &st.joins, &st.written
 	id := conn.Id()
 	r.conns.Store(id, st)
@@ -60,6 +72,7 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 		reason, _ := first(args).(string)
 		w.close(!st.left.Load() && !(r.recovery != nil && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason)))
 		r.conns.Delete(id)
+		bare.Stop()
 	})
 	// check disconnects the client when it is stalled with more than max
 	// bytes waiting, or holds more than hardQueueFactor times max; when

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/sio-tools/sio/pkg/relay"
 )
 
 // watch collects every message a raw client receives until it is closed.
@@ -166,4 +167,56 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// A connection that joins no namespace goes soon after the connect
+// timeout, long-polling ones too: the library closed those politely,
+// waiting up to 30 s for a poll to carry the close, and bare handshakes
+// from one client held every --max-conns slot meanwhile.
+func TestRelayDropsBareHandshakes(t *testing.T) {
+	r, base := serverWith(t, relay.Options{ConnectTimeout: 500 * time.Millisecond})
+	const n = 100
+	for range n {
+		if sid := between(get(t, base+"/socket.io/?EIO=4&transport=polling"), `"sid":"`, `"`); sid == "" {
+			t.Fatal("no polling handshake")
+		}
+	}
+	ws := rawDial(t, websocket.DefaultDialer, base)
+	defer ws.Close()
+	if got := r.EngineClients(); got < n {
+		t.Fatalf("%d connections open, want %d", got, n+1)
+	}
+	// The library's own way takes 30 s; 15 s tells them apart.
+	for deadline := time.Now().Add(15 * time.Second); r.EngineClients() > 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bare connections still open", r.EngineClients())
+		}
+	}
+}
+
+// A packet for a namespace the client never asked to join closes its
+// connection at once: it was held for the join that never came (5 s),
+// and the rest of its request read meanwhile.
+func TestRelayClosesAtOnceOnAPacketWithoutJoin(t *testing.T) {
+	_, base := server(t)
+	for _, m := range []string{`42["a"]`, `42/chat,["a"]`, `41`} {
+		ws := rawDial(t, websocket.DefaultDialer, base)
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		// The hold was 5 s; 3 s tells them apart.
+		_ = ws.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for {
+			_, got, err := ws.ReadMessage()
+			if err == nil {
+				t.Logf("got %q", got)
+				continue
+			}
+			if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+				t.Fatalf("%s: the connection is still open", m)
+			}
+			break
+		}
+		ws.Close()
+	}
 }

@@ -79,11 +79,13 @@ const FlushNamespace = "/_sio_flush"
 
 // Relay is the Socket.IO relay. Create it with New.
 type Relay struct {
-	io       *socket.Server
-	handler  http.Handler
-	log      *slog.Logger
-	adapter  bool      // events go through an adapter (other servers)
-	recovery *recovery // nil when recovery is off
+	io      *socket.Server
+	handler http.Handler
+	log     *slog.Logger
+	adapter bool // events go through an adapter (other servers)
+	// connectTimeout: a connection that joined no namespace by then goes.
+	connectTimeout time.Duration
+	recovery       *recovery // nil when recovery is off
 
 	conns sync.Map // *connState by engine connection id
 
@@ -119,7 +121,10 @@ func New(o Options) *Relay {
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
 	opts.SetMaxHttpBufferSize(o.MaxBytes)
-	opts.SetConnectTimeout(o.ConnectTimeout)
+	// The relay drops a connection that joined no namespace itself, at
+	// ConnectTimeout (watchConn): the library's own timer, later, is only
+	// a fallback.
+	opts.SetConnectTimeout(o.ConnectTimeout + time.Second)
 	// Origins are checked in front of the relay (sio-serve --cors-origin);
 	// without this the library refuses every websocket from a page whose
 	// origin is not the server's own, loopback pages included.
@@ -144,13 +149,14 @@ func New(o Options) *Relay {
 	}
 
 	r := &Relay{
-		io:       socket.NewServer(nil, opts),
-		log:      o.Logger,
-		adapter:  o.Adapter != nil,
-		recovery: rc,
-		sockets:  make(map[*socket.Socket]struct{}),
-		byNsp:    make(map[string]int),
-		metrics:  metrics.NewSet(),
+		io:             socket.NewServer(nil, opts),
+		log:            o.Logger,
+		adapter:        o.Adapter != nil,
+		connectTimeout: o.ConnectTimeout,
+		recovery:       rc,
+		sockets:        make(map[*socket.Socket]struct{}),
+		byNsp:          make(map[string]int),
+		metrics:        metrics.NewSet(),
 	}
 	r.events = r.metrics.NewCounter("sio_events_received_total")
 	r.dropped = r.metrics.NewCounter("sio_events_dropped_total")
@@ -399,6 +405,7 @@ func (r *Relay) onConnection(args ...any) {
 	if c, ok := r.conns.Load(s.Conn().Id()); ok {
 		st = c.(*connState)
 		st.senders.add(nsp, from)
+		st.joined.Store(true)
 	}
 
 	_ = s.On("disconnect", func(args ...any) {
