@@ -30,6 +30,7 @@ type Config struct {
 	MaxBytes int64
 	MaxQueue int64
 	MaxConns int
+	MaxRooms int
 	Recover  time.Duration
 	// RecoverAll: recovery for every client, not only those that ask.
 	RecoverAll   bool
@@ -62,6 +63,8 @@ Options:
                          waiting even if it reads (default 16777216)
       --max-conns N      most connections at once; more are answered 503
                          (default 10000, 0 for no limit)
+      --max-rooms N      most rooms a client may ask to join; one that asks
+                         for more is refused at connect (default 100)
       --recover D        connection state recovery for every client: one
                          that comes back within D gets the events it
                          missed and its rooms, and each event carries an
@@ -140,6 +143,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.Int64Var(&c.RecoverBytes, "recover-bytes", relay.DefaultRecoverBytes, "")
 	fs.StringVar(&c.Redis, "redis", getenv("SIO_REDIS_URL"), "")
 	fs.IntVar(&c.MaxConns, "max-conns", 10000, "")
+	fs.IntVar(&c.MaxRooms, "max-rooms", relay.DefaultMaxRooms, "")
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.Var(&c.Origins, "cors-origin", "")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "")
@@ -193,6 +197,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if c.MaxConns < 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-conns: must not be negative", c.MaxConns)
 	}
+	if c.MaxRooms <= 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-rooms: must be above zero", c.MaxRooms)
+	}
 	if c.MaxQueue <= 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-queue: must be above zero", c.MaxQueue)
 	}
@@ -239,7 +246,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		scheme = "https"
 	}
-	ro := relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, Token: c.Token, Logger: log,
+	ro := relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, MaxRooms: c.MaxRooms, Token: c.Token, Logger: log,
 		Recover: c.Recover, RecoverAll: c.RecoverAll, RecoverBytes: c.RecoverBytes}
 	var cluster *redisadapter.Cluster
 	if c.Redis != "" {

@@ -1,0 +1,29 @@
+package relay
+
+import (
+	"reflect"
+	"unsafe"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// libraryNamespaces returns the library's map of the namespaces it serves,
+// by name, or nil if the library no longer has it where it had (a test
+// fails then: TestRelayKeepsNothingOfClosedConnections).
+//
+// The relay only reads it, to tell whether a namespace a socket joined is
+// still the one served under its name (Relay.orphan): the library frees
+// an empty namespace (ServerOptions.CleanupEmptyChildNamespaces), and has
+// no way to look one up that does not make it again.
+func libraryNamespaces(io *socket.Server) *types.Map[string, socket.Namespace] {
+	v := reflect.ValueOf(io)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil
+	}
+	f := v.Elem().FieldByName("_nsps")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[*types.Map[string, socket.Namespace]]() {
+		return nil
+	}
+	return *(**types.Map[string, socket.Namespace])(unsafe.Pointer(f.UnsafeAddr()))
+}
