@@ -31,6 +31,9 @@ type connState struct {
 	senders senders
 	left    atomic.Bool // a socket left its namespace itself: the client is going
 	joined  atomic.Bool // a socket joined a namespace once
+	// joinedAddr and closedAddr tell the count of the client's address
+	// (perAddress) that it joined, and that it closed; nil without limits.
+	joinedAddr, closedAddr func()
 }
 
 // watchConn counts the bytes in and out of one connection and the
@@ -50,6 +53,9 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 	var closing atomic.Bool
 	lastFlush.Store(time.Now().UnixNano())
 	st := &connState{conn: conn}
+	if r.perAddress != nil {
+		st.joinedAddr, st.closedAddr = r.perAddress.opened(conn.RemoteAddress())
+	}
 	// The library closes a connection that joined no namespace within
 	// its connect timeout, but politely: a long-polling one then waits up
 	// to 30 s for a poll to carry the close, holding its --max-conns slot
@@ -73,6 +79,9 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 		w.close(!st.left.Load() && !(r.recovery != nil && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason)))
 		r.conns.Delete(id)
 		bare.Stop()
+		if st.closedAddr != nil {
+			st.closedAddr()
+		}
 	})
 	// check disconnects the client when it is stalled with more than max
 	// bytes waiting, or holds more than hardQueueFactor times max; when

@@ -2,6 +2,8 @@ package relay_test
 
 import (
 	"bytes"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -218,5 +220,71 @@ func TestRelayClosesAtOnceOnAPacketWithoutJoin(t *testing.T) {
 			break
 		}
 		ws.Close()
+	}
+}
+
+// One address cannot take every slot: past its handshakes in flight or
+// its connections, a new connection from it gets 503, while another
+// address (here: one exempt) connects at once; and the count goes back
+// down as its connections close.
+func TestRelayLimitsPerAddress(t *testing.T) {
+	r, base := serverWith(t, relay.Options{MaxConnsPerIP: 20, MaxHandshakesPerIP: 5,
+		Exempt: func(ip net.IP) bool { return ip.Equal(net.ParseIP("127.0.0.3")) }})
+	handshake := func(url string) int {
+		resp, err := bounded.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	poll := base + "/socket.io/?EIO=4&transport=polling"
+	for i := range 5 {
+		if code := handshake(poll); code != 200 {
+			t.Fatalf("bare handshake %d: %d", i+1, code)
+		}
+	}
+	if code := handshake(poll); code != 503 {
+		t.Fatalf("a 6th bare handshake from one address: %d, want 503", code)
+	}
+	// Another address is not held back, nor an exempt one.
+	from := func(local string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+	}
+	for _, local := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.3", "127.0.0.3", "127.0.0.3", "127.0.0.3", "127.0.0.3"} {
+		resp, err := from(local).Get(poll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("a handshake from %s: %d, want 200", local, resp.StatusCode)
+		}
+	}
+	// Joined connections no longer count as handshakes, but as
+	// connections.
+	r2, base2 := serverWith(t, relay.Options{MaxConnsPerIP: 3, MaxHandshakesPerIP: 2})
+	var held []*websocket.Conn
+	for range 3 {
+		held = append(held, rawJoin(t, base2))
+	}
+	waitClients(t, r2, 3)
+	if code := handshake(base2 + "/socket.io/?EIO=4&transport=polling"); code != 503 {
+		t.Fatalf("a 4th connection from one address: %d, want 503", code)
+	}
+	held[0].Close()
+	for deadline := time.Now().Add(10 * time.Second); r2.EngineClients() > 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed connection is still counted")
+		}
+	}
+	if code := handshake(base2 + "/socket.io/?EIO=4&transport=polling"); code != 200 {
+		t.Fatalf("a connection after one closed: %d, want 200", code)
+	}
+	var b bytes.Buffer
+	r.WriteMetrics(&b)
+	if !strings.Contains(b.String(), `sio_refused_total{reason="handshakes_per_ip"} 1`) {
+		t.Fatalf("metrics:\n%s", grepLines(b.String(), "refused"))
 	}
 }

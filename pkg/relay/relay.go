@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -48,6 +49,13 @@ type Options struct {
 	// MaxQueue is how many bytes may wait for one client that does not
 	// read before it is disconnected. Default DefaultMaxQueue.
 	MaxQueue int64
+	// MaxConnsPerIP is the most connections one client address may hold
+	// (0: no limit); MaxHandshakesPerIP the most of them not joined to a
+	// namespace yet (0: no limit). Past either a new connection gets 503.
+	// Exempt, when set, lifts both for the addresses it accepts.
+	MaxConnsPerIP      int
+	MaxHandshakesPerIP int
+	Exempt             func(net.IP) bool
 	// MaxRooms is the most rooms a client may ask to join; a client that
 	// asks for more is refused at connect. Default DefaultMaxRooms.
 	MaxRooms int
@@ -91,6 +99,7 @@ type Relay struct {
 	adapter bool // events go through an adapter (other servers)
 	// connectTimeout: a connection that joined no namespace by then goes.
 	connectTimeout time.Duration
+	perAddress     *perAddress                          // nil: no limit per address
 	namespaces     *types.Map[string, socket.Namespace] // the library's, by name (namespaces.go)
 	maxRooms       int
 	recovery       *recovery // nil when recovery is off
@@ -169,6 +178,7 @@ func New(o Options) *Relay {
 		adapter:        o.Adapter != nil,
 		connectTimeout: o.ConnectTimeout,
 		maxRooms:       o.MaxRooms,
+		perAddress:     newPerAddress(o.MaxConnsPerIP, o.MaxHandshakesPerIP, o.Exempt),
 		recovery:       rc,
 		sockets:        make(map[*socket.Socket]struct{}),
 		byNsp:          make(map[string]int),
@@ -324,6 +334,16 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if r.perAddress != nil && !req.URL.Query().Has("sid") {
+		reason, done := r.perAddress.admit(req.RemoteAddr)
+		if reason != "" {
+			r.Refused(reason)
+			r.log.Warn("refused: too many connections from one address", "reason", reason, "addr", req.RemoteAddr)
+			refuse(w)
+			return
+		}
+		defer done()
+	}
 	if strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
 		w = &forgetAfterHijack{w}
 	}
@@ -426,6 +446,9 @@ func (r *Relay) onConnection(args ...any) {
 		st = c.(*connState)
 		st.senders.add(nsp, from)
 		st.joined.Store(true)
+		if st.joinedAddr != nil {
+			st.joinedAddr()
+		}
 	}
 
 	var once sync.Once

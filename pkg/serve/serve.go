@@ -31,7 +31,13 @@ type Config struct {
 	MaxQueue int64
 	MaxConns int
 	MaxRooms int
-	Recover  time.Duration
+	// MaxConnsPerIP and MaxHandshakesPerIP bound one client address;
+	// Trusted are the addresses (or CIDR blocks) exempt, besides loopback.
+	MaxConnsPerIP      int
+	MaxHandshakesPerIP int
+	Trusted            cli.Strings
+	trusted            []*net.IPNet
+	Recover            time.Duration
 	// RecoverAll: recovery for every client, not only those that ask.
 	RecoverAll   bool
 	RecoverBytes int64
@@ -63,6 +69,14 @@ Options:
                          waiting even if it reads (default 16777216)
       --max-conns N      most connections at once; more are answered 503
                          (default 10000, 0 for no limit)
+      --max-conns-per-ip N  most connections from one client address
+                         (default 1000, 0 for no limit); past it, 503
+      --max-handshakes-per-ip N  most connections from one address that
+                         have not joined a namespace yet (default 100, 0 for
+                         no limit); past it, 503
+      --trusted-ip A     an address or CIDR block exempt from the limits per
+                         address (repeatable or a comma list; loopback
+                         always is): a reverse proxy, say
       --max-rooms N      most rooms a client may ask to join; one that asks
                          for more is refused at connect (default 100)
       --recover D        connection state recovery for every client: one
@@ -144,6 +158,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.StringVar(&c.Redis, "redis", getenv("SIO_REDIS_URL"), "")
 	fs.IntVar(&c.MaxConns, "max-conns", 10000, "")
 	fs.IntVar(&c.MaxRooms, "max-rooms", relay.DefaultMaxRooms, "")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 1000, "")
+	fs.IntVar(&c.MaxHandshakesPerIP, "max-handshakes-per-ip", 100, "")
+	fs.Var(&c.Trusted, "trusted-ip", "")
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.Var(&c.Origins, "cors-origin", "")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "")
@@ -197,6 +214,19 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if c.MaxConns < 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-conns: must not be negative", c.MaxConns)
 	}
+	if c.MaxConnsPerIP < 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-conns-per-ip: must not be negative", c.MaxConnsPerIP)
+	}
+	if c.MaxHandshakesPerIP < 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-handshakes-per-ip: must not be negative", c.MaxHandshakesPerIP)
+	}
+	for _, a := range c.Trusted {
+		n, err := parseTrusted(a)
+		if err != nil {
+			return c, cli.Errorf(cli.ExitUsage, "invalid value %q for --trusted-ip: want an IP address or a CIDR block", a)
+		}
+		c.trusted = append(c.trusted, n)
+	}
 	if c.MaxRooms <= 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-rooms: must be above zero", c.MaxRooms)
 	}
@@ -247,6 +277,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		scheme = "https"
 	}
 	ro := relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, MaxRooms: c.MaxRooms, Token: c.Token, Logger: log,
+		MaxConnsPerIP: c.MaxConnsPerIP, MaxHandshakesPerIP: c.MaxHandshakesPerIP, Exempt: c.exempt,
 		Recover: c.Recover, RecoverAll: c.RecoverAll, RecoverBytes: c.RecoverBytes}
 	var cluster *redisadapter.Cluster
 	if c.Redis != "" {
@@ -331,6 +362,36 @@ func trimOpError(err error) error {
 		return fmt.Errorf("%s: %v", op.Addr, op.Err)
 	}
 	return err
+}
+
+// parseTrusted reads an IP address or a CIDR block.
+func parseTrusted(a string) (*net.IPNet, error) {
+	if _, n, err := net.ParseCIDR(a); err == nil {
+		return n, nil
+	}
+	ip := net.ParseIP(a)
+	if ip == nil {
+		return nil, errors.New("not an address")
+	}
+	bits := 8 * len(ip.To16())
+	if ip4 := ip.To4(); ip4 != nil {
+		ip, bits = ip4, 32
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
+}
+
+// exempt tells whether a client address is free of the limits per address:
+// loopback, and --trusted-ip.
+func (c Config) exempt(ip net.IP) bool {
+	if ip.IsLoopback() {
+		return true
+	}
+	for _, n := range c.trusted {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // limitConns answers 503 to a new Engine.IO connection (a request without
