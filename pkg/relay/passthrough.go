@@ -182,7 +182,7 @@ func plainEvent(msg []byte) (nsp, name []byte, ok bool) {
 	}
 	// Text frames must be UTF-8 (a browser closes its connection on one
 	// that is not); the library's decoding mends what is not.
-	if !utf8.Valid(b) || !json.Valid(b) {
+	if !utf8.Valid(b) || !json.Valid(b) || !numbersFit(b) {
 		return nil, nil, false
 	}
 	return nsp, n[1 : 1+end], true

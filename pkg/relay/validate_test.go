@@ -24,8 +24,10 @@ func TestCheckText(t *testing.T) {
 		{`2/chat,["ev"]`, 0, ""},
 		{`2/chat,12["ev"]`, 0, ""},
 		{`2[1,2]`, 0, ""}, // a number name: the parsers take it, the relay drops it
-		{`2["ev",1e999]`, 0, ""},
-		{`2["ev",` + strings.Repeat("9", 5000) + `]`, 0, ""},
+		{`2["ev",1e999]`, 0, "number"},
+		{`2["ev",-1e999]`, 0, "number"},
+		{`2["ev",` + strings.Repeat("9", 5000) + `]`, 0, "number"},
+		{`2["ev",1e308,-2.5E-400,12345678901234567890,"1e999",{"a":"\"1e999"}]`, 0, ""},
 		{`2`, 0, "payload"},
 		{`2{}`, 0, "payload"},
 		{`2[]`, 0, "payload"},

@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// canary.js: an official Node client that prints each event's name and
+// its first argument if it is a string (its type if not), and says on stderr when it connects and when it is
+// disconnected (and why).
+const canaryJS = `
+const { io } = require("socket.io-client");
+const socket = io(process.argv[2], { transports: process.argv[3] === "polling" ? ["polling"] : ["websocket"] });
+socket.on("connect", () => process.stderr.write("connected\n"));
+socket.on("disconnect", (r) => process.stderr.write("disconnect: " + r + "\n"));
+socket.on("connect_error", (e) => process.stderr.write("connect_error: " + e.message + "\n"));
+socket.onAny((ev, ...args) => process.stdout.write(ev + " " + (typeof args[0] === "string" ? args[0] : typeof args[0]) + "\n"));
+`
+
+// Packets built to break the clients listening (the shapes the library
+// used to relay, and a seeded stream of mutated packets) never disconnect
+// an honest client: official Node clients on websocket and on
+// long-polling, and sio-sub. Each keeps its one connection and gets the
+// line published afterwards.
+func TestPoisonNeverReachesClients(t *testing.T) {
+	needPeer(t, "node")
+	srv := serve(t)
+	defer func() {
+		if t.Failed() {
+			t.Logf("sio-serve stderr:\n%.4000s", srv.stderr.String())
+		}
+	}()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	wsCanary := startScript(t, procOpts{}, "node", canaryJS, srv.URL, "websocket")
+	pollCanary := startScript(t, procOpts{}, "node", canaryJS, srv.URL, "polling")
+	sub := start(t, procOpts{}, "sio-sub", "-e", "last", "--url", srv.URL)
+	for _, c := range []*proc{wsCanary, pollCanary} {
+		c.stderr.waitFor(t, regexpMust(`(?m)^connected$`), 20*time.Second)
+	}
+	srv.waitClients(t, 3)
+
+	ph := func(n int) string { return fmt.Sprintf(`{"_placeholder":true,"num":%d}`, n) }
+	shapes := []struct {
+		text  string
+		blobs int
+	}{
+		{`451-["a",{"_placeholder":true,"num":` + ph(0) + `}]`, 1},
+		{`451-["a"` + strings.Repeat(","+ph(0), 11) + `]`, 1},
+		{`4511-["a"` + func() string {
+			var b strings.Builder
+			for i := range 11 {
+				b.WriteString("," + ph(i))
+			}
+			return b.String()
+		}() + `]`, 11},
+		{`451-[` + ph(0) + `]`, 1},
+		{`452-["a",` + ph(0) + `]`, 2},
+		{`42["a",1e999]`, 0},
+		{`42["a",` + strings.Repeat("7", 5000) + `]`, 0},
+		{`42["a",` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `]`, 0},
+		{"42[\"a\",\"\xff\"]", 0},
+	}
+	for _, s := range shapes {
+		ws := wsJoin(t, host)
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(s.text))
+		for i := range s.blobs {
+			_ = ws.WriteMessage(websocket.BinaryMessage, []byte{byte(i), 0xff})
+		}
+		t.Logf("%.60q + %d attachments: %s", s.text, s.blobs, answer(ws))
+		ws.Close()
+	}
+
+	// A seeded stream of mutated packets, text and binary.
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("fuzz seed %d", seed)
+	rnd := rand.New(rand.NewPCG(seed, 1))
+	bases := []string{`2["a","b",{"c":[1,2.5,null,true]}]`, `2/x,["a"]`, `212["a",1]`, `312["a"]`,
+		`51-["a",` + ph(0) + `]`, `52-["a",[` + ph(1) + `,` + ph(0) + `]]`, `0`, `0/x,`, `1`}
+	mutate := func(s string) []byte {
+		b := []byte(s)
+		for range 1 + rnd.IntN(3) {
+			i := rnd.IntN(len(b) + 1)
+			switch rnd.IntN(4) {
+			case 0: // replace
+				if i < len(b) {
+					b[i] = "[]{}\",:-0123456789_/\\ \x00\xff"[rnd.IntN(24)]
+				}
+			case 1: // insert
+				b = append(b[:i], append([]byte{`"[]{},:-019`[rnd.IntN(11)]}, b[i:]...)...)
+			case 2: // delete
+				if i < len(b) {
+					b = append(b[:i], b[i+1:]...)
+				}
+			case 3: // duplicate a piece
+				j := min(len(b), i+rnd.IntN(8))
+				b = append(b[:j], append(append([]byte(nil), b[i:j]...), b[j:]...)...)
+			}
+		}
+		return b
+	}
+	var ws *websocket.Conn
+	dead := make(chan struct{})
+	closed, sent := 0, 0
+	for range 1500 {
+		select {
+		case <-dead:
+			ws = nil
+			closed++
+		default:
+		}
+		if ws == nil {
+			ws = wsJoin(t, host)
+			dead = make(chan struct{})
+			go func(ws *websocket.Conn, dead chan struct{}) {
+				defer close(dead)
+				for {
+					if _, _, err := ws.ReadMessage(); err != nil {
+						return
+					}
+				}
+			}(ws, dead)
+		}
+		msg := mutate(bases[rnd.IntN(len(bases))])
+		switch {
+		case rnd.IntN(10) == 0: // as a binary frame
+			_ = ws.WriteMessage(websocket.BinaryMessage, msg)
+		case rnd.IntN(10) == 0: // as an Engine.IO packet of its own
+			_ = ws.WriteMessage(websocket.TextMessage, msg)
+		default:
+			_ = ws.WriteMessage(websocket.TextMessage, append([]byte("4"), msg...))
+			if len(msg) > 0 && (msg[0] == '5' || msg[0] == '6') {
+				for range rnd.IntN(3) {
+					_ = ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2})
+				}
+			}
+		}
+		sent++
+	}
+	if ws != nil {
+		ws.Close()
+	}
+	t.Logf("fuzz: %d packets sent, the server closed %d connections", sent, closed)
+
+	if c, _, errOut := runCmd(t, []byte("still here\n"), 20*time.Second, "sio-pub", "-e", "last", "--url", srv.URL); c != 0 {
+		t.Fatalf("sio-pub after the inputs: exit %d: %s", c, errOut)
+	}
+	for name, c := range map[string]*proc{"node websocket": wsCanary, "node polling": pollCanary} {
+		if c.exited() {
+			t.Errorf("the %s client ended: %s\n%.2000s", name, c.stderr.String(), c.stdout.String())
+			continue
+		}
+		c.stdout.waitFor(t, regexpMust(`(?m)^last still here$`), 20*time.Second)
+		errs := c.stderr.Lines()
+		if len(errs) != 1 || errs[0] != "connected" {
+			t.Errorf("the %s client said %q, want only that it connected once", name, errs)
+		}
+	}
+	sub.stdout.waitFor(t, regexpMust(`(?m)^still here$`), 20*time.Second)
+	if e := strings.TrimSpace(sub.stderr.String()); e != "" {
+		t.Errorf("sio-sub said %q, want nothing (its connection was never replaced)", e)
+	}
+}
