@@ -327,6 +327,16 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	mctx, stopRelease := context.WithCancel(ctx)
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		releaseMemory(mctx, releaseInterval, releaseFloor)
+	}()
+	defer func() {
+		stopRelease()
+		<-released
+	}()
 	fmt.Fprintf(stdio.Err, "sio-serve: listening on %s://%s\n", scheme, ln.Addr())
 	if err := notify("READY=1"); err != nil {
 		log.Warn("systemd notify", "err", err)
