@@ -84,7 +84,12 @@ func offsets(s *socket.Socket) bool {
 
 // eventLog is one namespace's numbered events.
 type eventLog struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// used: a client whose events carry offsets joined the namespace once.
+	// Until then its events are neither numbered nor kept: nobody could
+	// resume to them (a session starts when its client joins), and the
+	// namespace's clients (browsers, Node) pay nothing for recovery.
+	used     bool
 	entries  []entry // oldest first
 	next     uint64  // the number of the next event; the first is 1
 	catching map[socket.SocketId]catchUp
@@ -198,6 +203,7 @@ func (rc *recovery) begin(s *socket.Socket) {
 	l := rc.log(s.Nsp().Name())
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.used = true
 	s.SetData(sessionData{offsets: true, start: l.next - 1})
 }
 
@@ -351,8 +357,20 @@ func (r *Relay) broadcast(from *sender, build func(offset string) outgoing) {
 		r.recipients(from, func(to *socket.Socket) { to.Client().WriteToEngine(out.packets, out.opts) })
 		return
 	}
-	l := rc.log(from.s.Nsp().Name())
-	l.mu.Lock()
+	var l *eventLog
+	if v, ok := rc.logs.Load(from.s.Nsp().Name()); ok {
+		l = v.(*eventLog)
+		l.mu.Lock()
+		if !l.used {
+			l.mu.Unlock()
+			l = nil
+		}
+	}
+	if l == nil { // no client of the namespace ever asked for offsets
+		out := build("")
+		r.recipients(from, func(to *socket.Socket) { to.Client().WriteToEngine(out.packets, out.opts) })
+		return
+	}
 	defer l.mu.Unlock()
 	off := l.next
 	l.next++
