@@ -352,10 +352,16 @@ type server struct {
 // waits for its listening line.
 func serve(t *testing.T, args ...string) *server {
 	t.Helper()
+	return serveEnv(t, nil, args...)
+}
+
+// serveEnv is serve with more environment variables for sio-serve.
+func serveEnv(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
 	if !hasFlag(args, "--port") {
 		args = append(args, "--port", "0")
 	}
-	p := start(t, procOpts{}, "sio-serve", args...)
+	p := start(t, procOpts{env: env}, "sio-serve", args...)
 	m := p.stderr.waitFor(t, listening, 20*time.Second)
 	port, _ := strconv.Atoi(m[2])
 	return &server{proc: p, URL: m[1], Port: port}

@@ -5,4 +5,10 @@ package relay
 func SetRestoreHook(f func()) { testHookRestored = f }
 
 // SetLateCleanupHook sets testHookLateCleanup (nil clears it).
-func SetLateCleanupHook(f func()) { testHookLateCleanup = f }
+func SetLateCleanupHook(f func()) {
+	if f == nil {
+		testHookLateCleanup.Store(nil)
+		return
+	}
+	testHookLateCleanup.Store(&f)
+}

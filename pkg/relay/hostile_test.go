@@ -291,3 +291,67 @@ func TestRelayLimitsPerAddress(t *testing.T) {
 		t.Fatalf("metrics:\n%s", grepLines(b.String(), "refused"))
 	}
 }
+
+// A client that asks for more rooms than MaxRooms is refused at connect,
+// and says so; one at the limit joins them all.
+func TestRelayRefusesTooManyRooms(t *testing.T) {
+	r, base := serverWith(t, relay.Options{MaxRooms: 3})
+	ws := rawDial(t, websocket.DefaultDialer, base)
+	defer ws.Close()
+	connect := func(rooms string) string {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(`40{"room":"`+rooms+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, m, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(m)
+	}
+	if got := connect("a,b,c,d"); !strings.HasPrefix(got, `44{`) || !strings.Contains(got, `"message":"too many rooms"`) {
+		t.Fatalf("4 rooms: %q, want a refusal", got)
+	}
+	if got := connect("a,b,c"); !strings.HasPrefix(got, `40{`) {
+		t.Fatalf("3 rooms: %q, want joined", got)
+	}
+	var b bytes.Buffer
+	r.WriteMetrics(&b)
+	if !strings.Contains(b.String(), `sio_refused_total{reason="rooms"} 1`) {
+		t.Fatalf("metrics:\n%s", grepLines(b.String(), "refused"))
+	}
+}
+
+// Over long-polling too, a malformed packet closes its sender's session
+// and reaches nobody.
+func TestRelayClosesPoisonOverPolling(t *testing.T) {
+	r, base := server(t)
+	listener := rawJoin(t, base)
+	seen := watchAll(listener)
+	poll := pollJoin(t, base)
+	if got := get(t, poll); !strings.HasPrefix(got, "40{") {
+		t.Fatalf("polling connect answer %q", got)
+	}
+	waitClients(t, r, 2)
+	// A binary event over polling: the packet, then its attachment as
+	// base64 ("b" + base64), one payload.
+	post(t, poll, `451-["a",{"_placeholder":true,"num":{"_placeholder":true,"num":0}}]`+"\x1e"+"bAQI=")
+	for deadline := time.Now().Add(10 * time.Second); r.EngineClients() > 1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the polling session that sent a malformed packet is still open")
+		}
+	}
+	var b bytes.Buffer
+	r.WriteMetrics(&b)
+	if !strings.Contains(b.String(), `sio_invalid_packets_total{reason="placeholder"} 1`) {
+		t.Fatalf("metrics:\n%s", grepLines(b.String(), "invalid"))
+	}
+	time.Sleep(100 * time.Millisecond)
+	seen.mu.Lock()
+	defer seen.mu.Unlock()
+	for _, m := range seen.msgs {
+		if string(m.data) != "2" {
+			t.Fatalf("the listener got %q", m.data)
+		}
+	}
+}

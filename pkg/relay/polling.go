@@ -40,8 +40,8 @@ func (p *pollingTransport) DoWrite(ctx *types.HttpContext, data types.BufferInte
 		var once sync.Once
 		var calls atomic.Int32
 		ctx.Cleanup = func() {
-			if calls.Add(1) > 1 && testHookLateCleanup != nil {
-				testHookLateCleanup()
+			if hook := testHookLateCleanup.Load(); calls.Add(1) > 1 && hook != nil {
+				(*hook)()
 			}
 			once.Do(cleanup)
 		}
@@ -51,4 +51,4 @@ func (p *pollingTransport) DoWrite(ctx *types.HttpContext, data types.BufferInte
 
 // testHookLateCleanup, when set, runs before a poll request's clean-up is
 // run again (a test pauses there: the client's next GET is taken).
-var testHookLateCleanup func()
+var testHookLateCleanup atomic.Pointer[func()]

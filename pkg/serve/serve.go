@@ -318,6 +318,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		if cluster != nil {
 			cluster.WriteMetrics(w)
 		}
+		writeProcessMetrics(w)
 	})
 	srv := &http.Server{
 		Handler:           mux,
