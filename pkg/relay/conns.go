@@ -76,6 +76,9 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 		// What was not written to a client that goes away of its own
 		// accord, or that the relay keeps for its session, was not lost.
 		reason, _ := first(args).(string)
+		if hook := testHookEngineClose.Load(); hook != nil {
+			(*hook)()
+		}
 		w.close(!st.left.Load() && !(r.recovery != nil && socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason)))
 		r.conns.Delete(id)
 		bare.Stop()
@@ -184,3 +187,8 @@ func size(p *packet.Packet) int64 {
 	}
 	return 1 << 10
 }
+
+// testHookEngineClose, when set by a test, runs when the relay sees an
+// engine connection end, before the library does (it keeps the session
+// of the connection's sockets after this).
+var testHookEngineClose atomic.Pointer[func()]

@@ -12,3 +12,13 @@ func SetLateCleanupHook(f func()) {
 	}
 	testHookLateCleanup.Store(&f)
 }
+
+// SetEngineCloseHook sets a function that runs when the relay sees an
+// engine connection end, before the library does; nil removes it.
+func SetEngineCloseHook(f func()) {
+	if f == nil {
+		testHookEngineClose.Store(nil)
+		return
+	}
+	testHookEngineClose.Store(&f)
+}

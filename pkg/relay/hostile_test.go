@@ -108,11 +108,7 @@ func TestRelayClosesWhoSendsPoison(t *testing.T) {
 				}
 				break
 			}
-			var b bytes.Buffer
-			r.WriteMetrics(&b)
-			if want := `sio_invalid_packets_total{reason="` + c.reason + `"}`; !strings.Contains(b.String(), want) {
-				t.Fatalf("metrics lack %s:\n%s", want, grepLines(b.String(), "invalid"))
-			}
+			wantMetric(t, r, `sio_invalid_packets_total{reason="`+c.reason+`"}`)
 		})
 	}
 
@@ -164,6 +160,16 @@ func TestRelayClosesWhoSendsPoison(t *testing.T) {
 	}
 }
 
+// wantMetric fails unless r's metrics have the line want.
+func wantMetric(t *testing.T, r *relay.Relay, want string) {
+	t.Helper()
+	var b bytes.Buffer
+	r.WriteMetrics(&b)
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("metrics lack %s:\n%s", want, grepLines(b.String(), "sio_"))
+	}
+}
+
 func grepLines(s, sub string) string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
@@ -182,7 +188,7 @@ func TestRelayDropsBareHandshakes(t *testing.T) {
 	r, base := serverWith(t, relay.Options{ConnectTimeout: 500 * time.Millisecond})
 	const n = 100
 	for range n {
-		if sid := between(get(t, base+"/socket.io/?EIO=4&transport=polling"), `"sid":"`, `"`); sid == "" {
+		if sid := between(httpGet(t, base+"/socket.io/?EIO=4&transport=polling"), `"sid":"`, `"`); sid == "" {
 			t.Fatal("no polling handshake")
 		}
 	}
@@ -285,11 +291,7 @@ func TestRelayLimitsPerAddress(t *testing.T) {
 	if code := handshake(base2 + "/socket.io/?EIO=4&transport=polling"); code != 200 {
 		t.Fatalf("a connection after one closed: %d, want 200", code)
 	}
-	var b bytes.Buffer
-	r.WriteMetrics(&b)
-	if !strings.Contains(b.String(), `sio_refused_total{reason="handshakes_per_ip"} 1`) {
-		t.Fatalf("metrics:\n%s", grepLines(b.String(), "refused"))
-	}
+	wantMetric(t, r, `sio_refused_total{reason="handshakes_per_ip"} 1`)
 }
 
 // A client that asks for more rooms than MaxRooms is refused at connect,
@@ -315,11 +317,7 @@ func TestRelayRefusesTooManyRooms(t *testing.T) {
 	if got := connect("a,b,c"); !strings.HasPrefix(got, `40{`) {
 		t.Fatalf("3 rooms: %q, want joined", got)
 	}
-	var b bytes.Buffer
-	r.WriteMetrics(&b)
-	if !strings.Contains(b.String(), `sio_refused_total{reason="rooms"} 1`) {
-		t.Fatalf("metrics:\n%s", grepLines(b.String(), "refused"))
-	}
+	wantMetric(t, r, `sio_refused_total{reason="rooms"} 1`)
 }
 
 // Over long-polling too, a malformed packet closes its sender's session
@@ -329,7 +327,7 @@ func TestRelayClosesPoisonOverPolling(t *testing.T) {
 	listener := rawJoin(t, base)
 	seen := watchAll(listener)
 	poll := pollJoin(t, base)
-	if got := get(t, poll); !strings.HasPrefix(got, "40{") {
+	if got := httpGet(t, poll); !strings.HasPrefix(got, "40{") {
 		t.Fatalf("polling connect answer %q", got)
 	}
 	waitClients(t, r, 2)
@@ -341,11 +339,7 @@ func TestRelayClosesPoisonOverPolling(t *testing.T) {
 			t.Fatal("the polling session that sent a malformed packet is still open")
 		}
 	}
-	var b bytes.Buffer
-	r.WriteMetrics(&b)
-	if !strings.Contains(b.String(), `sio_invalid_packets_total{reason="placeholder"} 1`) {
-		t.Fatalf("metrics:\n%s", grepLines(b.String(), "invalid"))
-	}
+	wantMetric(t, r, `sio_invalid_packets_total{reason="placeholder"} 1`)
 	time.Sleep(100 * time.Millisecond)
 	seen.mu.Lock()
 	defer seen.mu.Unlock()

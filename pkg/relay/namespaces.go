@@ -27,3 +27,13 @@ func libraryNamespaces(io *socket.Server) *types.Map[string, socket.Namespace] {
 	}
 	return *(**types.Map[string, socket.Namespace])(unsafe.Pointer(f.UnsafeAddr()))
 }
+
+// socketPid returns a socket's private session id (the library keeps it
+// unexported), or "" if it cannot be read.
+func socketPid(s *socket.Socket) socket.PrivateSessionId {
+	f := reflect.ValueOf(s).Elem().FieldByName("pid")
+	if !f.IsValid() || f.Kind() != reflect.String {
+		return ""
+	}
+	return socket.PrivateSessionId(f.String())
+}

@@ -3,7 +3,6 @@ package relay_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -103,14 +102,14 @@ func TestRelayKeepsNothingOfClosedConnections(t *testing.T) {
 		return func(n int) {
 			for range n {
 				poll := base + "/socket.io/?EIO=4&transport=polling"
-				open := get(t, poll)
+				open := httpGet(t, poll)
 				sid := between(open, `"sid":"`, `"`)
 				if sid == "" {
 					t.Fatalf("polling handshake %q", open)
 				}
 				poll += "&sid=" + sid
 				post(t, poll, `40{"token":"`+auth+`"}`)
-				if got := get(t, poll); !strings.HasPrefix(got, want) {
+				if got := httpGet(t, poll); !strings.HasPrefix(got, want) {
 					t.Fatalf("polling connect answer %q, want %s...", got, want)
 				}
 				post(t, poll, "1") // close
@@ -160,20 +159,6 @@ func between(s, from, to string) string {
 // bounded is an HTTP client for requests that must be answered soon.
 var bounded = &http.Client{Timeout: 5 * time.Second}
 
-func get(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := bounded.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 func post(t *testing.T, url, body string) {
 	t.Helper()
 	resp, err := bounded.Post(url, "text/plain", strings.NewReader(body))
@@ -194,13 +179,13 @@ func TestRelayAnswersEveryPoll(t *testing.T) {
 	t.Cleanup(func() { relay.SetLateCleanupHook(nil) })
 	for range 3 {
 		poll := base + "/socket.io/?EIO=4&transport=polling"
-		sid := between(get(t, poll), `"sid":"`, `"`)
+		sid := between(httpGet(t, poll), `"sid":"`, `"`)
 		if sid == "" {
 			t.Fatal("no polling handshake")
 		}
 		poll += "&sid=" + sid
 		post(t, poll, "40")
-		if got := get(t, poll); !strings.HasPrefix(got, "40{") {
+		if got := httpGet(t, poll); !strings.HasPrefix(got, "40{") {
 			t.Fatalf("polling connect answer %q", got)
 		}
 		post(t, poll, "1")

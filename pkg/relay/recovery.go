@@ -48,6 +48,13 @@ type recovery struct {
 
 	mu       sync.Mutex
 	sessions map[socket.PrivateSessionId]*lostSession
+	// live counts the connected sockets by private session id, so that a
+	// client that comes back before the server saw its connection end
+	// can wait for its session (restore).
+	live map[socket.PrivateSessionId]int
+	// gone is signalled (closed and replaced) whenever a live socket
+	// went (its session, if any, is kept by then).
+	gone chan struct{}
 }
 
 // noOffset is what a client that got no event in its session sends as its
@@ -145,7 +152,8 @@ func (e *entry) outgoing() outgoing {
 }
 
 func newRecovery(window time.Duration, maxBytes int64, all bool) *recovery {
-	return &recovery{window: window, maxBytes: maxBytes, all: all, sessions: map[socket.PrivateSessionId]*lostSession{}}
+	return &recovery{window: window, maxBytes: maxBytes, all: all, sessions: map[socket.PrivateSessionId]*lostSession{},
+		live: map[socket.PrivateSessionId]int{}, gone: make(chan struct{})}
 }
 
 func (rc *recovery) log(nsp string) *eventLog {
@@ -223,13 +231,61 @@ func (rc *recovery) persist(s *socket.SessionToPersist) {
 	rc.sessions[s.Pid] = &lostSession{s, now}
 }
 
+// liveWait bounds how long a client that comes back waits for the server
+// to see its old connection end.
+const liveWait = 5 * time.Second
+
+// connected and disconnected count a socket that can resume as live.
+func (rc *recovery) connected(pid socket.PrivateSessionId) {
+	rc.mu.Lock()
+	rc.live[pid]++
+	rc.mu.Unlock()
+}
+
+func (rc *recovery) disconnected(pid socket.PrivateSessionId) {
+	rc.mu.Lock()
+	if rc.live[pid]--; rc.live[pid] <= 0 {
+		delete(rc.live, pid)
+	}
+	close(rc.gone)
+	rc.gone = make(chan struct{})
+	rc.mu.Unlock()
+}
+
+// takeSession takes the kept session of pid, if any. A client can come
+// back before the server saw its old connection end (a busy machine reads
+// the reset late): the old socket is still connected, its session not
+// kept yet, and the library would start a new one (a gap). While the old
+// socket is connected, it waits for it to go (its session is kept then,
+// and it has left its namespace, where the resumed socket takes its id),
+// up to liveWait.
+func (rc *recovery) takeSession(pid socket.PrivateSessionId) *lostSession {
+	deadline := time.NewTimer(liveWait)
+	defer deadline.Stop()
+	for {
+		rc.mu.Lock()
+		live, gone := rc.live[pid] > 0, rc.gone
+		var ls *lostSession
+		if !live {
+			ls = rc.sessions[pid]
+			delete(rc.sessions, pid)
+		}
+		rc.mu.Unlock()
+		if !live {
+			return ls
+		}
+		select {
+		case <-gone:
+		case <-deadline.C:
+			return nil
+		}
+	}
+}
+
 // restore takes a session back, if it is still kept and every event
 // after offset is: the socket then catches up (see replay).
 func (rc *recovery) restore(nsp string, pid socket.PrivateSessionId, offset string) *socket.Session {
-	rc.mu.Lock()
-	ls := rc.sessions[pid]
-	delete(rc.sessions, pid)
-	rc.mu.Unlock()
+	ls := rc.takeSession(pid)
 	if ls == nil || time.Since(ls.at) > rc.window {
 		return nil
 	}

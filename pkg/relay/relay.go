@@ -451,9 +451,17 @@ func (r *Relay) onConnection(args ...any) {
 		}
 	}
 
+	var pid socket.PrivateSessionId
+	if r.recovery != nil && offsets(s) {
+		pid = socketPid(s)
+		r.recovery.connected(pid)
+	}
 	var once sync.Once
 	gone := func(reason string) {
 		once.Do(func() {
+			if pid != "" {
+				r.recovery.disconnected(pid) // its session is kept by now
+			}
 			if st != nil {
 				st.senders.remove(nsp, s)
 				if reason == "client namespace disconnect" {

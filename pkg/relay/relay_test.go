@@ -544,15 +544,18 @@ func TestRelayAnswersPingAndClose(t *testing.T) {
 	}
 }
 
-// httpGet returns the body of a GET.
+// httpGet returns the body of a GET, failing if it takes over 5 s.
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := bounded.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return string(b)
 }
 
