@@ -230,8 +230,11 @@ func TestClusterSurvivesRedisRestart(t *testing.T) {
 		}
 	}
 	pub(urls[0], "before")
-	for _, s := range []*proc{subA, subB, subC} {
-		s.stdout.waitLines(t, 1, clusterLimit)
+	for i, s := range []*proc{subA, subB, subC} {
+		if got := s.stdout.waitLinesOr(1, clusterLimit); len(got) < 1 {
+			t.Fatalf("subscriber %d of 3 (node %c) printed nothing within %v; its stderr: %s\nnode A: %.3000s\nnode B: %.3000s",
+				i+1, 'A'+i, clusterLimit, s.stderr.String(), nodes[0].stderr.String(), nodes[1].stderr.String())
+		}
 	}
 
 	r.p.signal(syscall.SIGTERM)

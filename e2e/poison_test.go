@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +148,32 @@ func TestPoisonNeverReachesClients(t *testing.T) {
 	}
 	t.Logf("fuzz: %d packets sent, the server closed %d connections", sent, closed)
 
+	// The same over long-polling: payloads of one to three mutated
+	// packets, posted to a session joined to "/".
+	pollURL := ""
+	posted, ended := 0, 0
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 300 {
+		if pollURL == "" {
+			pollURL = pollJoinE2E(t, client, srv.URL)
+		}
+		var payload []string
+		for range 1 + rnd.IntN(3) {
+			payload = append(payload, "4"+string(mutate(bases[rnd.IntN(len(bases))])))
+		}
+		resp, err := client.Post(pollURL, "text/plain;charset=UTF-8", strings.NewReader(strings.Join(payload, "\x1e")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		posted++
+		if resp.StatusCode != 200 {
+			pollURL = ""
+			ended++
+		}
+	}
+	t.Logf("fuzz over polling: %d payloads posted, %d refused", posted, ended)
+
 	if c, _, errOut := runCmd(t, []byte("still here\n"), 20*time.Second, "sio-pub", "-e", "last", "--url", srv.URL); c != 0 {
 		t.Fatalf("sio-pub after the inputs: exit %d: %s", c, errOut)
 	}
@@ -240,4 +268,29 @@ func refusedConnect(t *testing.T, host string) {
 			return
 		}
 	}
+}
+
+// pollJoinE2E opens a long-polling session, joins "/" and returns the
+// session's URL.
+func pollJoinE2E(t *testing.T, client *http.Client, base string) string {
+	t.Helper()
+	u := base + "/socket.io/?EIO=4&transport=polling"
+	resp, err := client.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, after, ok := strings.Cut(string(b), `"sid":"`)
+	sid, _, _ := strings.Cut(after, `"`)
+	if !ok || sid == "" {
+		t.Fatalf("polling handshake %q", b)
+	}
+	u += "&sid=" + sid
+	resp, err = client.Post(u, "text/plain;charset=UTF-8", strings.NewReader("40"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return u
 }
