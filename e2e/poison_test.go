@@ -142,6 +142,11 @@ func TestPoisonNeverReachesClients(t *testing.T) {
 			}
 		}
 		sent++
+		// The server's verdict on it, before the next one.
+		select {
+		case <-dead:
+		case <-time.After(3 * time.Millisecond):
+		}
 	}
 	if ws != nil {
 		ws.Close()
