@@ -449,6 +449,7 @@ func runOne(ctx context.Context, cfg *Config, spec runSpec) *result {
 		res.stats.earlyCloses += st.earlyCloses
 		res.stats.pingTimeouts += st.pingTimeouts
 		res.stats.starts += st.starts
+		res.stats.unkept += st.unkept
 	}
 	for _, p := range r.pubs {
 		if p.exited() {
@@ -456,6 +457,13 @@ func runOne(ctx context.Context, cfg *Config, spec runSpec) *result {
 		}
 	}
 	promise, _ := PromiseFor(spec.mode, spec.fault, Recovers(r.cfg.ServeArgs))
+	if res.stats.unkept > 0 && promise.Lost == LostNever {
+		// The server could not resume a session: the events it missed
+		// were dropped (--recover-bytes, --recover), as the README's
+		// limits allow. The subscriber must say so (a gap).
+		promise.Lost = LostIfSubGap
+		res.notes = append(res.notes, fmt.Sprintf("%d session(s) not resumed: the events they missed were no longer kept", res.stats.unkept))
+	}
 	pubs, bridgePub, subs, others := r.outcomes()
 	res.v = classify(promise, pubs, bridgePub, subs, others)
 	for _, s := range subs {

@@ -73,6 +73,7 @@ type serverStats struct {
 	maxReplayed  int // the most events one resumed session was sent
 	earlyCloses  int // subscribers' connections closed by the client 1.5-2.5 s after connecting
 	pingTimeouts int // disconnects with reason "ping timeout"
+	unkept       int // sessions not resumed because the events they missed were dropped
 	starts       int
 }
 
@@ -173,6 +174,12 @@ func (s *server) onLog(line string) {
 		case ready <- m[1]:
 		default:
 		}
+		return
+	}
+	if strings.Contains(line, `msg="session not resumed: events it missed are no longer kept`) {
+		s.mu.Lock()
+		s.stats.unkept++
+		s.mu.Unlock()
 		return
 	}
 	if !strings.Contains(line, "msg=connect") && !strings.Contains(line, "msg=disconnect") {

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,7 @@ import (
 type recovery struct {
 	window   time.Duration
 	maxBytes int64
+	logger   *slog.Logger
 	all      bool // every client resumes; else only those that ask (OffsetsKey)
 
 	bytes atomic.Int64 // kept in every namespace's log
@@ -151,8 +153,8 @@ func (e *entry) outgoing() outgoing {
 	return outgoing{[]types.BufferInterface{types.NewStringBuffer(e.frame[1:])}, opts}
 }
 
-func newRecovery(window time.Duration, maxBytes int64, all bool) *recovery {
-	return &recovery{window: window, maxBytes: maxBytes, all: all, sessions: map[socket.PrivateSessionId]*lostSession{},
+func newRecovery(window time.Duration, maxBytes int64, all bool, logger *slog.Logger) *recovery {
+	return &recovery{window: window, maxBytes: maxBytes, all: all, logger: logger, sessions: map[socket.PrivateSessionId]*lostSession{},
 		live: map[socket.PrivateSessionId]int{}, gone: make(chan struct{})}
 }
 
@@ -328,6 +330,10 @@ func (rc *recovery) catchUp(nsp string, sid socket.SocketId, after uint64) bool 
 		oldest = l.entries[0].off
 	}
 	if after >= l.next || after+1 < oldest {
+		if after+1 < oldest {
+			rc.logger.Warn("session not resumed: events it missed are no longer kept (--recover-bytes, --recover)",
+				"nsp", nsp, "id", sid, "after", after, "oldest_kept", oldest)
+		}
 		return false
 	}
 	l.catching[sid] = catchUp{after: after, since: time.Now()}

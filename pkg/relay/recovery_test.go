@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -309,4 +310,47 @@ func TestRecoveryWhenTheServerSeesTheCutLate(t *testing.T) {
 	if got := sub.numbers(t); strings.Join(got, ",") != "1,2,3" {
 		t.Fatalf("got %q, want 1,2,3", got)
 	}
+}
+
+// A client away while more was sent than the server keeps
+// (RecoverBytes) starts a new session, and the server says why.
+func TestRecoveryPastTheBudgetSaysSo(t *testing.T) {
+	var logs syncBuffer
+	_, base := serverWith(t, relay.Options{Recover: 30 * time.Second, RecoverAll: true, RecoverBytes: 20_000,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	sub, proxy := viaProxy(t, base, "/")
+	pub := dial(t, base, "")
+	emit(t, pub, "n", "0")
+	sub.wait(t, 1)
+	proxy.Refuse(true)
+	proxy.Cut()
+	waitLost(t, sub)
+	for i := 1; i <= 1000; i++ {
+		emit(t, pub, "n", strconv.Itoa(i))
+	}
+	flush(t, pub)
+	proxy.Refuse(false)
+	if st := sub.reconnected(t); st.Recovered {
+		t.Fatalf("state %+v: recovered past the budget", st)
+	}
+	if !strings.Contains(logs.String(), `msg="session not resumed: events it missed are no longer kept`) {
+		t.Fatalf("the server did not say why:\n%s", logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -164,7 +164,7 @@ func New(o Options) *Relay {
 		if o.RecoverBytes <= 0 {
 			o.RecoverBytes = DefaultRecoverBytes
 		}
-		rc = newRecovery(o.Recover, o.RecoverBytes, o.RecoverAll)
+		rc = newRecovery(o.Recover, o.RecoverBytes, o.RecoverAll, o.Logger)
 		rec := socket.DefaultConnectionStateRecovery()
 		rec.SetMaxDisconnectionDuration(o.Recover.Milliseconds())
 		rec.SetSkipMiddlewares(true)
