@@ -44,14 +44,18 @@ func host(remote string) string {
 	return remote
 }
 
+// exempted tells whether the address h is free of the limits.
+func (p *perAddress) exempted(h string) bool {
+	ip := net.ParseIP(h)
+	return p.exempt != nil && ip != nil && p.exempt(ip)
+}
+
 // admit is called for a handshake request from remote. It returns "" and
 // a function to call when the request was served, or why it is refused.
 func (p *perAddress) admit(remote string) (reason string, done func()) {
 	h := host(remote)
-	if p.exempt != nil {
-		if ip := net.ParseIP(h); ip != nil && p.exempt(ip) {
-			return "", func() {}
-		}
+	if p.exempted(h) {
+		return "", func() {}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -83,10 +87,8 @@ func (p *perAddress) admit(remote string) (reason string, done func()) {
 // the functions to call when it joins (once) and when it closes.
 func (p *perAddress) opened(remote string) (joined, closed func()) {
 	h := host(remote)
-	if p.exempt != nil {
-		if ip := net.ParseIP(h); ip != nil && p.exempt(ip) {
-			return func() {}, func() {}
-		}
+	if p.exempted(h) {
+		return func() {}, func() {}
 	}
 	p.mu.Lock()
 	c := p.byAddr[h]

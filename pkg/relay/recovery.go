@@ -407,32 +407,39 @@ type outgoing struct {
 	opts    *socket.WriteOptions
 }
 
+// lockedLog returns the log of namespace nsp, locked, when its events are
+// numbered and kept (a client of it asked for offsets); else nil. rc may
+// be nil (recovery off).
+func (rc *recovery) lockedLog(nsp string) *eventLog {
+	if rc == nil {
+		return nil
+	}
+	v, ok := rc.logs.Load(nsp)
+	if !ok {
+		return nil
+	}
+	l := v.(*eventLog)
+	l.mu.Lock()
+	if !l.used {
+		l.mu.Unlock()
+		return nil
+	}
+	return l
+}
+
 // broadcast sends an event from a sender to the other clients of its
 // namespace or rooms. build makes the event given its offset ("" when
 // recovery is off). With recovery, the event is numbered and kept, and the
 // namespace's lock orders it with every other event of the namespace and
 // with the replays to resumed sessions.
 func (r *Relay) broadcast(from *sender, build func(offset string) outgoing) {
+	l := r.recovery.lockedLog(from.s.Nsp().Name())
+	if l == nil { // recovery off, or no client of the namespace asked for offsets
+		out := build("")
+		r.recipients(from, func(to *socket.Socket) { to.Client().WriteToEngine(out.packets, out.opts) })
+		return
+	}
 	rc := r.recovery
-	if rc == nil {
-		out := build("")
-		r.recipients(from, func(to *socket.Socket) { to.Client().WriteToEngine(out.packets, out.opts) })
-		return
-	}
-	var l *eventLog
-	if v, ok := rc.logs.Load(from.s.Nsp().Name()); ok {
-		l = v.(*eventLog)
-		l.mu.Lock()
-		if !l.used {
-			l.mu.Unlock()
-			l = nil
-		}
-	}
-	if l == nil { // no client of the namespace ever asked for offsets
-		out := build("")
-		r.recipients(from, func(to *socket.Socket) { to.Client().WriteToEngine(out.packets, out.opts) })
-		return
-	}
 	defer l.mu.Unlock()
 	off := l.next
 	l.next++
