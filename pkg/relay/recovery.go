@@ -289,6 +289,10 @@ func (rc *recovery) takeSession(pid socket.PrivateSessionId) *lostSession {
 func (rc *recovery) restore(nsp string, pid socket.PrivateSessionId, offset string) *socket.Session {
 	ls := rc.takeSession(pid)
 	if ls == nil || time.Since(ls.at) > rc.window {
+		rc.mu.Lock()
+		live := rc.live[pid] > 0
+		rc.mu.Unlock()
+		rc.logger.Info("session not resumed: not kept", "nsp", nsp, "expired", ls != nil, "old_connection_still_open", live)
 		return nil
 	}
 	var after uint64
