@@ -1,5 +1,9 @@
 package relay
 
+import (
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+)
+
 // SetRestoreHook sets a function that runs after a session was restored
 // and before its socket is registered; nil removes it.
 func SetRestoreHook(f func()) { testHookRestored = f }
@@ -21,4 +25,15 @@ func SetEngineCloseHook(f func()) {
 		return
 	}
 	testHookEngineClose.Store(&f)
+}
+
+// SetSendHook sets a function that sees the packets the engine hands to a
+// websocket transport; the function it returns runs after they were
+// handed to the writer, on the goroutine that flushed them. nil removes it.
+func SetSendHook(f func([]*packet.Packet) func()) {
+	if f == nil {
+		testHookSend.Store(nil)
+		return
+	}
+	testHookSend.Store(&f)
 }

@@ -299,12 +299,14 @@ func (rc *recovery) restore(nsp string, pid socket.PrivateSessionId, offset stri
 	if offset == noOffset {
 		d, ok := ls.Data.(sessionData)
 		if !ok {
+			rc.logger.Info("session not resumed: it kept no offsets", "nsp", nsp)
 			return nil
 		}
 		after = d.start
 	} else {
 		n, err := strconv.ParseUint(offset, 10, 64)
 		if err != nil {
+			rc.logger.Info("session not resumed: the client's offset is not a number", "nsp", nsp, "offset", offset)
 			return nil
 		}
 		after = n
@@ -333,11 +335,13 @@ func (rc *recovery) catchUp(nsp string, sid socket.SocketId, after uint64) bool 
 	if len(l.entries) > 0 {
 		oldest = l.entries[0].off
 	}
-	if after >= l.next || after+1 < oldest {
-		if after+1 < oldest {
-			rc.logger.Warn("session not resumed: events it missed are no longer kept (--recover-bytes, --recover)",
-				"nsp", nsp, "id", sid, "after", after, "oldest_kept", oldest)
-		}
+	if after >= l.next {
+		rc.logger.Info("session not resumed: the client's offset was never sent", "nsp", nsp, "id", sid, "after", after, "next", l.next)
+		return false
+	}
+	if after+1 < oldest {
+		rc.logger.Warn("session not resumed: events it missed are no longer kept (--recover-bytes, --recover)",
+			"nsp", nsp, "id", sid, "after", after, "oldest_kept", oldest)
 		return false
 	}
 	l.catching[sid] = catchUp{after: after, since: time.Now()}

@@ -422,7 +422,7 @@ func (r *Relay) onConnection(args ...any) {
 		s.Disconnect(false)
 		return
 	}
-	if r.orphan(s) || ghost(s) {
+	if r.orphan(s) || r.ghost(s) {
 		return
 	}
 	forgetQueue(s, "taskQueue")   // a recovered socket skipped the middlewares
@@ -515,9 +515,25 @@ func (r *Relay) orphan(s *socket.Socket) bool {
 // leaves as soon as it is told it joined) leaves the socket in its
 // namespace for good, "connected", with its rooms: about 1 in 200 such
 // clients here (TestRelayKeepsNothingOfClosedConnections).
-func ghost(s *socket.Socket) bool {
+//
+// Its client was told it joined, and with recovery on it will ask to
+// resume: its session is kept as for any connection that was cut (the
+// library would not, for a socket it never saw close). Without that, a
+// subscriber cut right after it joined came back to a new session and
+// reported a gap (TestRecoveryCutWhileJoining).
+func (r *Relay) ghost(s *socket.Socket) bool {
 	if s.Conn().ReadyState() != "closed" {
 		return false // if it closes now, the library sees the socket
+	}
+	kept := r.recovery != nil && s.Connected() // else the library kept it
+	r.log.Info("connection closed while joining", "id", s.Id(), "nsp", s.Nsp().Name(), "session_kept", kept)
+	if kept {
+		r.recovery.persist(&socket.SessionToPersist{
+			Sid:   s.Id(),
+			Pid:   socketPid(s),
+			Rooms: types.NewSet(s.Rooms().Keys()...),
+			Data:  s.Data(),
+		})
 	}
 	s.Disconnect(false)
 	return true

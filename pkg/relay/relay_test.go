@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -35,6 +36,16 @@ func server(t *testing.T) (*relay.Relay, string) {
 
 func serverWith(t *testing.T, o relay.Options) (*relay.Relay, string) {
 	t.Helper()
+	if o.Logger == nil {
+		// The relay's log, shown when the test fails.
+		logs := &syncBuffer{max: 64 << 10}
+		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("relay log:\n%s", logs.String())
+			}
+		})
+	}
 	r := relay.New(o)
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", r)

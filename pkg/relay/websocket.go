@@ -194,6 +194,10 @@ func readMessage(r io.Reader) ([]byte, error) {
 
 // Send takes the packets the engine flushes; they are written in order.
 func (w *wsTransport) Send(packets []*packet.Packet) {
+	var after func()
+	if f := testHookSend.Load(); f != nil {
+		after = (*f)(packets)
+	}
 	w.SetWritable(false)
 	w.mu.Lock()
 	if w.closed {
@@ -207,7 +211,17 @@ func (w *wsTransport) Send(packets []*packet.Packet) {
 	if start {
 		go w.writeLoop()
 	}
+	if after != nil {
+		after()
+	}
 }
+
+// testHookSend, when set by a test, sees the packets the engine hands to a
+// websocket transport before they are written; the function it returns, if
+// any, runs once they were handed to the writer, on the engine's goroutine
+// (the one that flushed them: blocking there holds up the flush and its
+// caller).
+var testHookSend atomic.Pointer[func([]*packet.Packet) func()]
 
 // writeLoop writes what was handed over until nothing is left.
 func (w *wsTransport) writeLoop() {
