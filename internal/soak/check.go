@@ -188,17 +188,9 @@ func parseSubStderr(s string) subReport {
 }
 
 // raceOrPanic says whether a process's stderr shows a data race or a
-// panic, other than the client library's known polling race.
+// panic.
 func raceOrPanic(s string) bool {
-	if strings.Contains(s, "panic:") {
-		return true
-	}
-	for _, r := range strings.Split(s, "WARNING: DATA RACE")[1:] {
-		if !(strings.Contains(r, "(*HttpContext).closeWithError") && strings.Contains(r, "(*polling).onPollRequest")) {
-			return true
-		}
-	}
-	return false
+	return strings.Contains(s, "panic:") || strings.Contains(s, "WARNING: DATA RACE")
 }
 
 // pubOutcome is one publisher at the end of a run.

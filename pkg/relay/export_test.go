@@ -37,3 +37,10 @@ func SetSendHook(f func([]*packet.Packet) func()) {
 	}
 	testHookSend.Store(&f)
 }
+
+// PollWaiting reports whether the long-polling connection sid has a GET
+// waiting for data.
+func PollWaiting(r *Relay, sid string) bool {
+	s, ok := r.io.Engine().Clients().Load(sid)
+	return ok && s.Transport().Name() == "polling" && s.Transport().Writable()
+}

@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -9,19 +11,32 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
-// pollingTransport is the library's long-polling transport with one fix:
-// a poll request's clean-up runs once.
+// pollingTransport is the library's long-polling transport with its
+// endings fixed: every poll request is answered, and a session the
+// protocol says must end does.
 //
-// The library sets a clean-up on each GET it holds (it forgets the
-// request) and runs it twice: when it writes the response, and again
-// when the request's context ends, after the handler returned. A client
-// that sends its next GET as soon as it has read the response (every
-// client does) can have that GET taken in between: the second clean-up
-// then forgets the new GET, which is never answered, and the session
-// hangs until the ping timeout. About 1 in 600 polling joins here
-// (TestRelayAnswersEveryPoll).
+//   - A poll request's clean-up runs once. The library sets a clean-up on
+//     each GET it holds (it forgets the request) and runs it twice: when it
+//     writes the response, and again when the request's context ends,
+//     after the handler returned. A client that sends its next GET as soon
+//     as it has read the response (every client does) can have that GET
+//     taken in between: the second clean-up then forgets the new GET, which
+//     is never answered, and the session hangs until the ping timeout.
+//     About 1 in 600 polling joins here (TestRelayAnswersEveryPoll).
+//   - A closing session answers the poll that waits. The library shut its
+//     write queue before it queued the close packet, which was dropped:
+//     the GET waiting when a session ended (a duplicate GET, an invalid
+//     packet, the connect timeout, a server close) hung until the client
+//     gave up. It now gets the close packet (TestPollingEndings).
+//   - A payload that is not Engine.IO gets 400 and ends the session (the
+//     library answered "ok" and went on, as if nothing had been sent).
+//   - A GET the client gives up (it closes the request) ends the session,
+//     as the protocol wants: the library's clean-up took away its own
+//     listener for that before the event came, so the next GET was taken
+//     as if nothing had happened, and what the lost GET carried was gone.
 type pollingTransport struct {
 	transports.Polling
+	post atomic.Pointer[types.HttpContext] // the POST being read, if any
 }
 
 func fixPolling(t transports.Transport) transports.Transport {
@@ -29,9 +44,116 @@ func fixPolling(t transports.Transport) transports.Transport {
 	if !ok {
 		return t
 	}
-	w := &pollingTransport{p}
+	w := &pollingTransport{Polling: p}
 	p.Prototype(w) // the library's own calls to DoWrite come here
 	return w
+}
+
+// OnRequest refuses a request to a transport that is closing, notes a
+// POST being read (OnData may answer it) and watches a GET for the client
+// going before it is answered.
+func (p *pollingTransport) OnRequest(ctx *types.HttpContext) {
+	if st := p.ReadyState(); st == "closing" || st == "closed" {
+		// The session ends: the engine forgets it a moment after its
+		// last poll was answered, and a client quick to ask again would
+		// have its GET held by a closed transport, for ever.
+		ctx.ResponseHeaders().Set("Content-Type", "application/json")
+		_ = ctx.SetStatusCode(http.StatusBadRequest)
+		_, _ = ctx.Write([]byte(`{"code":1,"message":"Session ID unknown"}`))
+		return
+	}
+	switch ctx.Method() {
+	case http.MethodGet:
+		// The context ends with an error only when the request went
+		// before a response was written.
+		_ = ctx.Once("close", func(args ...any) {
+			if err, _ := first(args).(error); err != nil {
+				p.OnError("poll connection closed prematurely", err)
+			}
+		})
+		if taken, ok := ctx.Request().Context().Value(pollTaken{}).(func()); ok {
+			defer taken()
+		}
+	case http.MethodPost:
+		p.post.Store(ctx)
+		defer p.post.CompareAndSwap(ctx, nil)
+	}
+	p.Polling.OnRequest(ctx)
+}
+
+// pollTaken is the context key of the function that says a GET was taken
+// by its transport (pollRequest).
+type pollTaken struct{}
+
+// pollRequest gives the library a long-polling GET whose context ends
+// when its client goes, but never before the transport has taken the
+// request. The library writes the request's clean-up as it takes it and
+// reads it, on another goroutine, as soon as the context ends: a client
+// that gave up its GET at that moment made a data race (reported by the
+// race detector in TestPollingEndings, "GET given up"). done must be
+// called when the handler returns.
+func pollRequest(req *http.Request) (_ *http.Request, done func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
+	taken, served := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	ctx = context.WithValue(ctx, pollTaken{}, func() { once.Do(func() { close(taken) }) })
+	go func() {
+		select {
+		case <-req.Context().Done(): // the client went, or the server stops
+			select {
+			case <-taken:
+			case <-served:
+			}
+			cancel()
+		case <-served:
+		}
+	}()
+	return req.WithContext(ctx), func() { close(served); cancel() }
+}
+
+// OnData takes a POST's payload: its packets up to the first invalid
+// one, then, if there is one, a 400 and the end of the session (the
+// engine ends it with "parse error" on an ERROR packet).
+func (p *pollingTransport) OnData(data types.BufferInterface) {
+	packets, err := p.Parser().DecodePayload(data)
+	for _, pk := range packets {
+		if pk.Type == packet.CLOSE {
+			p.OnClose()
+			return
+		}
+		p.OnPacket(pk)
+	}
+	if err == nil {
+		return
+	}
+	if ctx := p.post.Load(); ctx != nil {
+		_ = ctx.SetStatusCode(http.StatusBadRequest)
+		_, _ = ctx.Write(nil)
+	}
+	p.OnPacket(&packet.Packet{Type: packet.ERROR})
+}
+
+// DoClose closes the transport; a GET that waits gets the close packet,
+// and a POST being read a 400 (the library's 429 said "too many
+// requests"; Node drops such a request).
+func (p *pollingTransport) DoClose(fn types.Callable) {
+	if ctx := p.post.Load(); ctx != nil && !ctx.IsDone() {
+		ctx.ResponseHeaders().Set("Connection", "close")
+		_ = ctx.SetStatusCode(http.StatusBadRequest)
+		_, _ = ctx.Write(nil)
+	}
+	if !p.Writable() {
+		// No GET waits: the library keeps the close for the next one
+		// (or gives up after its close timeout).
+		p.Polling.DoClose(fn)
+		return
+	}
+	// Queued before OnClose shuts the write queue: it runs.
+	p.Send([]*packet.Packet{{Type: packet.CLOSE}})
+	if fn != nil {
+		fn()
+	}
+	p.OnClose()
 }
 
 // DoWrite answers a poll request; its clean-up now runs once.

@@ -41,6 +41,13 @@ type Options struct {
 	// which leaves a client stuck until then, and a short timeout makes
 	// it reconnect).
 	ConnectTimeout time.Duration
+	// PingInterval is how often the server pings each client, and
+	// PingTimeout how long it then waits for the pong (and a client waits
+	// for the next ping, in addition to PingInterval) before the
+	// connection is taken as lost. Defaults 25 s and 20 s, as in Node;
+	// shorter behind proxies that cut idle connections sooner.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
 	// Logger gets one line per connection and per error. Default: discard.
 	Logger *slog.Logger
 	// Token, when set, must be sent by every client as "token" in its
@@ -145,6 +152,12 @@ func New(o Options) *Relay {
 	// ConnectTimeout (watchConn): the library's own timer, later, is only
 	// a fallback.
 	opts.SetConnectTimeout(o.ConnectTimeout + time.Second)
+	if o.PingInterval > 0 {
+		opts.SetPingInterval(o.PingInterval)
+	}
+	if o.PingTimeout > 0 {
+		opts.SetPingTimeout(o.PingTimeout)
+	}
 	// Origins are checked in front of the relay (sio-serve --cors-origin);
 	// without this the library refuses every websocket from a page whose
 	// origin is not the server's own, loopback pages included.
@@ -346,6 +359,10 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
 		w = &forgetAfterHijack{w}
+	} else if req.Method == http.MethodGet {
+		var done func()
+		req, done = pollRequest(req)
+		defer done()
 	}
 	r.handler.ServeHTTP(w, req)
 }

@@ -1,0 +1,138 @@
+package relay_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sio-tools/sio/pkg/relay"
+)
+
+// A long-polling session that must end does, and every GET it holds is
+// answered: the library left the GET that waited when a session closed
+// unanswered (its client hung until it gave up), answered an invalid
+// payload "ok" and went on, and did not notice a GET its client gave up.
+// The cases are those of the protocol's own test suite.
+func TestPollingEndings(t *testing.T) {
+	r, base := serverWith(t, relay.Options{ConnectTimeout: 300 * time.Millisecond})
+	poll := base + "/socket.io/?EIO=4&transport=polling"
+	open := func(t *testing.T) (string, string) {
+		sid := between(httpGet(t, poll), `"sid":"`, `"`)
+		if sid == "" {
+			t.Fatal("no polling handshake")
+		}
+		return sid, poll + "&sid=" + sid
+	}
+	// waiting starts a GET and returns once the relay holds it.
+	waiting := func(t *testing.T, sid, url string) <-chan answer {
+		t.Helper()
+		c := make(chan answer, 1)
+		go func() { c <- request(context.Background(), "GET", url, "") }()
+		waitFor(t, "the GET to be held", func() bool { return relay.PollWaiting(r, sid) })
+		return c
+	}
+	gone := func(t *testing.T, url string) {
+		t.Helper()
+		if a := request(context.Background(), "GET", url, ""); a.status != http.StatusBadRequest {
+			t.Fatalf("a GET after the session ended: %d %q, want 400", a.status, a.body)
+		}
+	}
+
+	t.Run("invalid payload", func(t *testing.T) {
+		sid, url := open(t)
+		held := waiting(t, sid, url)
+		if a := request(context.Background(), "POST", url, "abc"); a.status != http.StatusBadRequest {
+			t.Errorf("POST abc: %d %q, want 400", a.status, a.body)
+		}
+		if a := <-held; a.status != http.StatusOK || a.body != "1" {
+			t.Errorf("the GET held: %d %q %v, want 200 \"1\" (close)", a.status, a.body, a.err)
+		}
+		gone(t, url)
+	})
+	t.Run("invalid Socket.IO packet", func(t *testing.T) {
+		sid, url := open(t)
+		held := waiting(t, sid, url)
+		if a := request(context.Background(), "POST", url, "4abc"); a.status == http.StatusOK {
+			t.Errorf("POST 4abc: %d %q, want an error", a.status, a.body)
+		}
+		if a := <-held; a.status != http.StatusOK || a.body != "1" {
+			t.Errorf("the GET held: %d %q %v, want 200 \"1\" (close)", a.status, a.body, a.err)
+		}
+		gone(t, url)
+	})
+	t.Run("duplicate GET", func(t *testing.T) {
+		sid, url := open(t)
+		held := waiting(t, sid, url)
+		if a := request(context.Background(), "GET", url, ""); a.status != http.StatusBadRequest {
+			t.Errorf("the second GET: %d %q, want 400", a.status, a.body)
+		}
+		if a := <-held; a.status != http.StatusOK || a.body != "1" {
+			t.Errorf("the GET held: %d %q %v, want 200 \"1\" (close)", a.status, a.body, a.err)
+		}
+		gone(t, url)
+	})
+	t.Run("GET given up", func(t *testing.T) {
+		sid, url := open(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		c := make(chan answer, 1)
+		go func() { c <- request(ctx, "GET", url, "") }()
+		waitFor(t, "the GET to be held", func() bool { return relay.PollWaiting(r, sid) })
+		cancel()
+		<-c
+		waitFor(t, "the session to end", func() bool { return !relay.PollWaiting(r, sid) })
+		gone(t, url)
+	})
+	t.Run("connect timeout", func(t *testing.T) {
+		sid, url := open(t)
+		if a := <-waiting(t, sid, url); a.status != http.StatusOK || a.body != "1" {
+			t.Errorf("the GET held: %d %q %v, want 200 \"1\" (close)", a.status, a.body, a.err)
+		}
+		gone(t, url)
+	})
+	t.Run("close packet", func(t *testing.T) {
+		sid, url := open(t)
+		held := waiting(t, sid, url)
+		if a := request(context.Background(), "POST", url, "1"); a.status != http.StatusOK {
+			t.Errorf("POST 1: %d %q", a.status, a.body)
+		}
+		if a := <-held; a.status != http.StatusOK || a.body != "6" {
+			t.Errorf("the GET held: %d %q %v, want 200 \"6\" (noop)", a.status, a.body, a.err)
+		}
+		gone(t, url)
+	})
+}
+
+type answer struct {
+	status int
+	body   string
+	err    error
+}
+
+// request makes one request, bounded to 5 s.
+func request(ctx context.Context, method, url, body string) answer {
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		return answer{err: err}
+	}
+	resp, err := bounded.Do(req)
+	if err != nil {
+		return answer{err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, string(b), err}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
