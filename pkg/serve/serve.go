@@ -31,6 +31,10 @@ type Config struct {
 	MaxQueue int64
 	MaxConns int
 	MaxRooms int
+	// The Engine.IO timers (see relay.Options).
+	PingInterval   time.Duration
+	PingTimeout    time.Duration
+	ConnectTimeout time.Duration
 	// MaxConnsPerIP and MaxHandshakesPerIP bound one client address;
 	// Trusted are the addresses (or CIDR blocks) exempt, besides loopback.
 	MaxConnsPerIP      int
@@ -77,6 +81,13 @@ Options:
       --trusted-ip A     an address or CIDR block exempt from the limits per
                          address (repeatable or a comma list; loopback
                          always is): a reverse proxy, say
+      --ping-interval D  how often the server pings each client (default
+                         25s); shorter behind a proxy that cuts idle
+                         connections sooner
+      --ping-timeout D   how long it waits for the answer before it drops
+                         the client (default 20s); clients learn both
+      --connect-timeout D  a connection that has joined no namespace by
+                         then is closed (default 5s)
       --max-rooms N      most rooms a client may ask to join; one that asks
                          for more is refused at connect (default 100)
       --recover D        connection state recovery for every client: one
@@ -138,6 +149,14 @@ Examples:
 // sio-sub whose connection was lost, when --recover is not given.
 const DefaultRecover = 30 * time.Second
 
+// The Engine.IO timers by default: Node's ping interval and timeout, and
+// a connect timeout much shorter than the library's 45 s (relay.Options).
+const (
+	DefaultPingInterval   = 25 * time.Second
+	DefaultPingTimeout    = 20 * time.Second
+	DefaultConnectTimeout = 5 * time.Second
+)
+
 // ParseFlags reads the command line and the environment.
 func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
 	fs := cli.NewFlagSet("sio-serve")
@@ -161,6 +180,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 1000, "")
 	fs.IntVar(&c.MaxHandshakesPerIP, "max-handshakes-per-ip", 100, "")
 	fs.Var(&c.Trusted, "trusted-ip", "")
+	fs.DurationVar(&c.PingInterval, "ping-interval", DefaultPingInterval, "")
+	fs.DurationVar(&c.PingTimeout, "ping-timeout", DefaultPingTimeout, "")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "")
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.Var(&c.Origins, "cors-origin", "")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "")
@@ -227,6 +249,14 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		}
 		c.trusted = append(c.trusted, n)
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ping-interval", c.PingInterval}, {"ping-timeout", c.PingTimeout}, {"connect-timeout", c.ConnectTimeout}} {
+		if d.v < time.Millisecond {
+			return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --%s: must be 1ms or more", d.v, d.name)
+		}
+	}
 	if c.MaxRooms <= 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-rooms: must be above zero", c.MaxRooms)
 	}
@@ -277,6 +307,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		scheme = "https"
 	}
 	ro := relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, MaxRooms: c.MaxRooms, Token: c.Token, Logger: log,
+		PingInterval: c.PingInterval, PingTimeout: c.PingTimeout, ConnectTimeout: c.ConnectTimeout,
 		MaxConnsPerIP: c.MaxConnsPerIP, MaxHandshakesPerIP: c.MaxHandshakesPerIP, Exempt: c.exempt,
 		Recover: c.Recover, RecoverAll: c.RecoverAll, RecoverBytes: c.RecoverBytes}
 	var cluster *redisadapter.Cluster
