@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/sio-tools/sio/pkg/relay"
 )
 
@@ -135,4 +136,47 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// The server ends a websocket with the closing handshake, as Node's does:
+// its client sees a close frame without a status (1005), where it saw the
+// connection drop (1006), as if the network had failed; and a client's
+// close frame is answered with its code.
+func TestWebsocketClosingHandshake(t *testing.T) {
+	_, base := serverWith(t, relay.Options{ConnectTimeout: 300 * time.Millisecond})
+	for name, send := range map[string]string{"invalid packet": "4abc", "connect timeout": ""} {
+		t.Run(name, func(t *testing.T) {
+			ws := rawDial(t, websocket.DefaultDialer, base)
+			defer ws.Close()
+			if send != "" {
+				if err := ws.WriteMessage(websocket.TextMessage, []byte(send)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var err error
+			for err == nil {
+				_, _, err = ws.ReadMessage()
+			}
+			if !websocket.IsCloseError(err, websocket.CloseNoStatusReceived) {
+				t.Fatalf("the connection ended with %v, want a close frame without a status (1005)", err)
+			}
+		})
+	}
+	t.Run("client close", func(t *testing.T) {
+		ws := rawDial(t, websocket.DefaultDialer, base)
+		defer ws.Close()
+		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+		if err := ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var err error
+		for err == nil {
+			_, _, err = ws.ReadMessage()
+		}
+		if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+			t.Fatalf("the answer to a close 1000: %v", err)
+		}
+	})
 }
