@@ -31,10 +31,23 @@ func TestPubBadInputIsExit65AfterTheLinesBefore(t *testing.T) {
 		// -e message: the event is the line plus 16 bytes: 4 2["message","LINE"]
 		{"one byte over --max-bytes", []string{"--max-bytes", "40"},
 			strings.Repeat("a", 24) + "\n" + strings.Repeat("b", 25) + "\n", []string{strings.Repeat("a", 24)},
-			"sio-pub: line 2: event is 41 bytes as sent, over --max-bytes 40 (the server's limit)"},
+			"sio-pub: line 2: event is 41 bytes as sent, over --max-bytes 40"},
 		{"line far over --max-bytes", []string{"--max-bytes", "40"},
 			"fits\n" + strings.Repeat("c", 5000) + "\nnever\n", []string{"fits"},
-			"sio-pub: line 2: line too long (over 40 bytes)"},
+			"sio-pub: line 2: event is 5016 bytes as sent, over --max-bytes 40"},
+		{"line too long to read", []string{"--max-bytes", "40"},
+			"fits\n" + strings.Repeat("c", 70000) + "\nnever\n", []string{"fits"},
+			"sio-pub: line 2: line too long (over 65616 bytes)"},
+		// The envelope's keys make the line longer than the event: it is
+		// the event as sent that must fit (46 bytes; the line is 59).
+		{"envelope line longer than its event", []string{"-f", "envelope", "--max-bytes", "46"},
+			`{"event":"e","data":"` + strings.Repeat("d", 36) + `"}` + "\n" +
+				`{"event":"e","data":"` + strings.Repeat("d", 37) + `"}` + "\n",
+			[]string{strings.Repeat("d", 36)},
+			"sio-pub: line 2: event is 47 bytes as sent, over --max-bytes 46"},
+		{"envelope with a reserved name", []string{"-f", "envelope"},
+			"{\"event\":\"e\",\"data\":1}\n{\"event\":\"error\",\"data\":2}\n", []string{"1"},
+			`sio-pub: line 2: event name "error" is reserved by Socket.IO: no server delivers it`},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +77,27 @@ func TestPubBadInputIsExit65AfterTheLinesBefore(t *testing.T) {
 				t.Errorf("sio-sub printed %q after the bad line", got)
 			}
 		})
+	}
+}
+
+// A line within --max-bytes but over the server's own limit (its
+// maxPayload, said in its handshake) is refused before it is sent, as one
+// over --max-bytes: sent, it made the server close the connection, and
+// the lines after it were lost.
+func TestPubRefusesWhatTheServerWouldNot(t *testing.T) {
+	srv := serve(t, "-q", "--max-bytes", "100")
+	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-e", "big")
+	srv.waitClients(t, 1)
+	in := "small\n" + strings.Repeat("x", 100) + "\nnever\n"
+	code, _, stderr := runCmd(t, []byte(in), time.Minute, "sio-pub", "--url", srv.URL, "-e", "big")
+	if code != 65 {
+		t.Errorf("exit %d, want 65; stderr %q", code, stderr)
+	}
+	if want := "sio-pub: line 2: event is 112 bytes as sent, over the server's limit 100 (its maxPayload)\n"; stderr != want {
+		t.Errorf("stderr %q\n      want %q", stderr, want)
+	}
+	if got := sub.stdout.waitLines(t, 1, 20*time.Second); got[0] != "small" {
+		t.Errorf("sio-sub printed %q, want small", got)
 	}
 }
 

@@ -98,6 +98,11 @@ type Stdio struct {
 func Main[C any](prog string, args []string,
 	parse func(args []string, getenv func(string) string, stdout io.Writer) (C, error),
 	run func(ctx context.Context, cfg C, stdio Stdio) error) int {
+	// A closed stdout or stderr is an error of the write (sio-sub ends
+	// quietly; a log line is lost), never a death by SIGPIPE: the README's
+	// "sio-serve --port 0 2>&1 | head -1" left a server that died at its
+	// next log line.
+	signal.Ignore(syscall.SIGPIPE)
 	stdio := Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
 	cfg, err := parse(args, os.Getenv, os.Stdout)
 	if errors.Is(err, flag.ErrHelp) {

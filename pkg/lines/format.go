@@ -46,6 +46,24 @@ func (f Format) String() string {
 	return "text"
 }
 
+// reserved are the event names Socket.IO keeps for itself: Node refuses
+// to emit them, servers drop them (sio-serve among them) or take them for
+// their own events, and clients do the same. "error" was reserved up to
+// Socket.IO v2 and is still special in clients.
+var reserved = map[string]bool{
+	"connect": true, "connect_error": true, "disconnect": true, "disconnecting": true,
+	"newListener": true, "removeListener": true, "error": true,
+}
+
+// Reserved reports whether name is an event name Socket.IO keeps for
+// itself: an event of that name is never delivered.
+func Reserved(name string) bool { return reserved[name] }
+
+// ReservedError is the error for an event named name, a reserved name.
+func ReservedError(name string) error {
+	return fmt.Errorf("event name %q is reserved by Socket.IO: no server delivers it", name)
+}
+
 // binaryKey marks binary data in JSON lines: {"$binary": "<base64>"}.
 const binaryKey = "$binary"
 
@@ -160,6 +178,9 @@ func parseEnvelope(line []byte) (string, []any, error) {
 	}
 	if *e.Event == "" {
 		return "", nil, errors.New(`invalid envelope: empty "event"`)
+	}
+	if Reserved(*e.Event) {
+		return "", nil, ReservedError(*e.Event)
 	}
 	if e.Data != nil && e.Args != nil {
 		return "", nil, errors.New(`invalid envelope: both "data" and "args"`)

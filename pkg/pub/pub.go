@@ -80,15 +80,19 @@ Options:
   -h, --help                show this help
 
 A line is sent without its "\n" or "\r\n". Lines are sent in order.
-Lines must be UTF-8; a line that is not valid for its format, or whose
-event is over --max-bytes, stops sio-pub with exit 65 after the lines
-before it were delivered (with --skip-invalid: reported, skipped, exit 65
-at the end).
+Lines must be UTF-8; a line that is not valid for its format, names a
+reserved event (connect, connect_error, disconnect, disconnecting,
+newListener, removeListener, error: no server delivers them), or whose
+event is over --max-bytes or the server's own limit (its maxPayload),
+stops sio-pub with exit 65 after the lines before it were delivered
+(with --skip-invalid: reported, skipped, exit 65 at the end).
 
 Exit status:
-  0   all lines delivered
-  1   lines not delivered (the count is on stderr), connection lost for good
-  2   usage error (bad flag or value, bad URL)
+  0   all lines delivered (also when stopped by SIGINT or SIGTERM)
+  1   lines not delivered (the count is on stderr; also when stopped by
+      SIGINT or SIGTERM with lines read and not delivered), connection
+      lost for good
+  2   usage error (bad flag or value, bad URL, a reserved event name)
   3   could not connect within --connect-timeout, or refused
   65  a bad input line (invalid for its format, too long, not UTF-8)
 
@@ -152,6 +156,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if c.Event == "" {
 		return c, cli.Errorf(cli.ExitUsage, "empty event name")
 	}
+	if lines.Reserved(c.Event) {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %q for --event: %v", c.Event, lines.ReservedError(c.Event))
+	}
 	if maxB <= 0 || maxB > 1<<30 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --max-bytes: want 1 to %d", maxB, 1<<30)
 	}
@@ -212,7 +219,11 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	if c.Ack {
 		header = cn.HeaderSize()
 	}
-	go read(ctx, c, header, stdio, items, &invalid, &firstBad)
+	lim := limit{max: c.MaxBytes, header: header, what: fmt.Sprintf("--max-bytes %d", c.MaxBytes)}
+	if mp := cn.MaxPayload(); mp > 0 && mp < int64(c.MaxBytes) {
+		lim.max, lim.what = int(mp), fmt.Sprintf("the server's limit %d (its maxPayload)", mp)
+	}
+	go read(ctx, c, lim, stdio, items, &invalid, &firstBad)
 
 	result := func() (int, error) { return invalid, firstBad }
 	if c.Ack {
@@ -225,9 +236,12 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 
 // read parses stdin into items; it closes items at EOF or after the item
 // that carries an error.
-func read(ctx context.Context, c Config, header int, stdio cli.Stdio, items chan<- item, invalid *int, firstBad *error) {
+func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<- item, invalid *int, firstBad *error) {
 	defer close(items)
-	r := lines.NewReader(stdio.In, c.MaxBytes)
+	// A line may be longer than its event as sent (an envelope's keys,
+	// base64 for binary): the limit is checked on the event (encode);
+	// this one only bounds what is read.
+	r := lines.NewReader(stdio.In, 2*lim.max+64<<10)
 	send := func(it item) bool {
 		select {
 		case items <- it:
@@ -243,7 +257,7 @@ func read(ctx context.Context, c Config, header int, stdio cli.Stdio, items chan
 		}
 		if err == nil {
 			var it item
-			if it, err = encode(c, header, r.Line(), b); err == nil {
+			if it, err = encode(c, lim, r.Line(), b); err == nil {
 				if !send(it) {
 					return
 				}
@@ -269,23 +283,53 @@ func read(ctx context.Context, c Config, header int, stdio cli.Stdio, items chan
 	}
 }
 
+// limit is the largest message the server takes: a server closes the
+// connection of a client that sends a larger one, and everything sent
+// after it would be lost. It is the smaller of --max-bytes and what the
+// server said in its handshake.
+type limit struct {
+	max    int
+	header int    // the size of what goes before an event's body
+	what   string // where max comes from, for errors
+}
+
 // encode parses one line and encodes its event, refusing one over the
-// server's limit: a server closes the connection of a client that sends
-// a message over it, and everything sent after would be lost
-// (the library's limit on a message's size). header is the size of what goes before the body.
-func encode(c Config, header, n int, line []byte) (item, error) {
+// limit.
+func encode(c Config, lim limit, n int, line []byte) (item, error) {
 	ev, args, err := lines.Parse(c.Format, c.Event, line)
 	if err != nil {
 		return item{}, err
 	}
 	if lines.HasBinary(args) {
+		// Each attachment goes as a message of its own.
+		if size := largestBinary(args); size > lim.max {
+			return item{}, fmt.Errorf("binary data of %d bytes, over %s", size, lim.what)
+		}
 		return item{line: n, event: ev, args: args}, nil
 	}
 	body := lines.AppendArray(nil, ev, args)
-	if size := header + len(body); size > c.MaxBytes {
-		return item{}, fmt.Errorf("event is %d bytes as sent, over --max-bytes %d (the server's limit)", size, c.MaxBytes)
+	if size := lim.header + len(body); size > lim.max {
+		return item{}, fmt.Errorf("event is %d bytes as sent, over %s", size, lim.what)
 	}
 	return item{line: n, body: body}, nil
+}
+
+// largestBinary is the size of the largest binary value in v.
+func largestBinary(v any) int {
+	n := 0
+	switch v := v.(type) {
+	case []byte:
+		n = len(v)
+	case []any:
+		for _, e := range v {
+			n = max(n, largestBinary(e))
+		}
+	case map[string]any:
+		for _, e := range v {
+			n = max(n, largestBinary(e))
+		}
+	}
+	return n
 }
 
 // publisher sends items and keeps count of what the server confirmed.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/sio-tools/sio/pkg/lines"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -79,7 +80,7 @@ func (ss *senders) get(nsp []byte) *sender {
 // they go.
 func (r *Relay) passthrough(sid string, msg []byte) bool {
 	nsp, name, ok := plainEvent(msg)
-	if !ok || reserved[string(name)] {
+	if !ok || lines.Reserved(string(name)) {
 		return false
 	}
 	c, ok := r.conns.Load(sid)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/sio-tools/sio/pkg/lines"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -576,7 +577,7 @@ func (r *Relay) relay(from *sender, args []any) {
 		r.log.Warn("dropped event with a non-string name", "id", s.Id())
 		return
 	}
-	if reserved[ev] {
+	if lines.Reserved(ev) { // relayed, it would fake a connect, disconnect or error on the receivers
 		r.dropped.Inc()
 		r.log.Warn("dropped event with a reserved name", "id", s.Id(), "event", ev)
 		return
@@ -687,15 +688,6 @@ func forgetSocketQueue(s *socket.Socket, next func(*socket.ExtendedError)) {
 func tokenOK(h *socket.Handshake, token string) bool {
 	got, _ := h.Auth["token"].(string)
 	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
-}
-
-// reserved are the event names a client library handles itself: relayed,
-// they would fake a connect, disconnect or error on the receivers (Node's
-// server refuses to emit the first six; "error" was reserved up to
-// Socket.IO v2 and clients still treat it specially).
-var reserved = map[string]bool{
-	"connect": true, "connect_error": true, "disconnect": true, "disconnecting": true,
-	"newListener": true, "removeListener": true, "error": true,
 }
 
 // Rooms returns the rooms a client asked to join: "room" in its handshake

@@ -297,9 +297,10 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 			return cli.Errorf(cli.ExitStart, "TLS: %v", err)
 		}
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
+	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return cli.Errorf(cli.ExitStart, "listen: %v", trimOpError(err))
+		return cli.Errorf(cli.ExitStart, "listen: %v", listenError(addr, err))
 	}
 	scheme := "http"
 	if c.TLSCert != "" {
@@ -397,11 +398,12 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	return nil
 }
 
-// trimOpError drops the "listen tcp" prefix Go adds to net errors.
-func trimOpError(err error) error {
+// listenError says what address could not be listened on, and why, without
+// the "listen tcp" prefix Go adds to net errors.
+func listenError(addr string, err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
-		return fmt.Errorf("%s: %v", op.Addr, op.Err)
+		return fmt.Errorf("%s: %v", addr, op.Err) // op.Addr is nil when addr did not resolve
 	}
 	return err
 }

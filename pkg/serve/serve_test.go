@@ -104,3 +104,4 @@ func TestRunStopsCleanly(t *testing.T) {
 		break
 	}
 }
+

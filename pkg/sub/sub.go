@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/signal"
 	"sync"
 	"syscall"
 	"time"
@@ -178,9 +177,6 @@ type item struct {
 // Run prints events until the count is reached, stdout closes, the
 // timeout passes, the connection is lost for good, or ctx ends.
 func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
-	// A closed stdout must end us with exit 0, not kill us by SIGPIPE.
-	signal.Ignore(syscall.SIGPIPE)
-
 	want := map[string]bool{}
 	for _, e := range c.Events {
 		want[e] = true
@@ -225,6 +221,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	}()
 
 	out := newOutput(stdio.Out)
+	stdoutClosed := closedPipe(stdio.Out, done)
 	p := &lines.Printer{Format: c.Format, Verbose: c.Verbose}
 	var timeout <-chan time.Time
 	var timer *time.Timer
@@ -262,6 +259,8 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 				return writeError(err)
 			}
 			return cli.Errorf(cli.ExitTimeout, "no event for %v", c.Timeout)
+		case <-stdoutClosed:
+			return nil // as a write would have found
 		case <-ctx.Done():
 			return writeError(out.flush())
 		}
