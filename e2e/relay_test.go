@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -139,6 +142,58 @@ func TestSubIntoHeadEndsQuietly(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("sio-sub | head -1 still running 10 s after its line; stderr: %s", errb.String())
+	}
+}
+
+// A closed stderr does not kill sio-serve: the README's
+// "sio-serve --port 0 2>&1 | head -1" left a server that died of SIGPIPE
+// at its next log line (a client connecting).
+func TestServeOutlivesItsStderr(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "sio-serve"), "--port", "0")
+	cmd.Stderr = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	first, err := bufio.NewReader(r).ReadString('\n')
+	r.Close() // head -1 is done
+	m := listening.FindStringSubmatch(first)
+	if err != nil || m == nil {
+		t.Fatalf("first line %q, %v", first, err)
+	}
+	// Log lines: a client connects and leaves.
+	if code, _, stderr := runCmd(t, []byte("x\n"), time.Minute, "sio-pub", "--url", m[1]); code != 0 {
+		t.Fatalf("sio-pub exit %d: %s", code, stderr)
+	}
+	select {
+	case <-exited:
+		t.Fatalf("sio-serve died when its stderr was closed: %v", waitErr)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if resp, err := http.Get(m[1] + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("exit after SIGTERM: %v, want 0", waitErr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sio-serve still running 10 s after SIGTERM")
 	}
 }
 

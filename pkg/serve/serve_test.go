@@ -104,4 +104,3 @@ func TestRunStopsCleanly(t *testing.T) {
 		break
 	}
 }
-
