@@ -37,3 +37,19 @@ func socketPid(s *socket.Socket) socket.PrivateSessionId {
 	}
 	return socket.PrivateSessionId(f.String())
 }
+
+// dropPid takes away a socket's private session id before its CONNECT
+// answer is written, which then carries no "pid". With recovery on the
+// library gives every socket one, and a pid tells the client its session
+// can be resumed: a relay that keeps sessions only for the clients that
+// asked (OffsetsKey) promised others what it would not do, and answered
+// the protocol's own connect tests with a key they do not expect. It
+// reports whether it could.
+func dropPid(s *socket.Socket) bool {
+	f := reflect.ValueOf(s).Elem().FieldByName("pid")
+	if !f.IsValid() || f.Kind() != reflect.String {
+		return false
+	}
+	*(*string)(unsafe.Pointer(f.UnsafeAddr())) = ""
+	return true
+}

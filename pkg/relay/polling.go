@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -37,6 +39,13 @@ import (
 type pollingTransport struct {
 	transports.Polling
 	post atomic.Pointer[types.HttpContext] // the POST being read, if any
+	last atomic.Pointer[poll]              // the last GET handed to the library
+}
+
+// poll is a GET handed to the library, and whether it was answered.
+type poll struct {
+	ctx      *types.HttpContext
+	answered atomic.Bool
 }
 
 func fixPolling(t transports.Transport) transports.Transport {
@@ -53,10 +62,20 @@ func fixPolling(t transports.Transport) transports.Transport {
 // POST being read (OnData may answer it) and watches a GET for the client
 // going before it is answered.
 func (p *pollingTransport) OnRequest(ctx *types.HttpContext) {
-	if st := p.ReadyState(); st == "closing" || st == "closed" {
-		// The session ends: the engine forgets it a moment after its
-		// last poll was answered, and a client quick to ask again would
-		// have its GET held by a closed transport, for ever.
+	if ctx.Method() == http.MethodGet {
+		// A GET given up is seen before the next one is taken: the
+		// library learns of it a moment after its context ended, and a
+		// quick client's next GET got in between (it was taken, and held,
+		// as if nothing had happened).
+		if last := p.last.Load(); last != nil && !last.answered.Load() && last.ctx.Request().Context().Err() != nil {
+			p.OnError("poll connection closed prematurely", last.ctx.Request().Context().Err())
+		}
+	}
+	if st := p.ReadyState(); st == "closing" || st == "closed" || p.Discarded() {
+		// The session ends, or went over to a websocket: the engine
+		// forgets this transport a moment after its last poll was
+		// answered, and a client quick to ask again would have its GET
+		// held by a closed transport, for ever.
 		ctx.ResponseHeaders().Set("Content-Type", "application/json")
 		_ = ctx.SetStatusCode(http.StatusBadRequest)
 		_, _ = ctx.Write([]byte(`{"code":1,"message":"Session ID unknown"}`))
@@ -74,6 +93,7 @@ func (p *pollingTransport) OnRequest(ctx *types.HttpContext) {
 		if taken, ok := ctx.Request().Context().Value(pollTaken{}).(func()); ok {
 			defer taken()
 		}
+		p.last.Store(&poll{ctx: ctx})
 	case http.MethodPost:
 		p.post.Store(ctx)
 		defer p.post.CompareAndSwap(ctx, nil)
@@ -158,6 +178,9 @@ func (p *pollingTransport) DoClose(fn types.Callable) {
 
 // DoWrite answers a poll request; its clean-up now runs once.
 func (p *pollingTransport) DoWrite(ctx *types.HttpContext, data types.BufferInterface, opts *packet.Options, done func(error)) {
+	if last := p.last.Load(); last != nil && last.ctx == ctx {
+		last.answered.Store(true)
+	}
 	if cleanup := ctx.Cleanup; cleanup != nil {
 		var once sync.Once
 		var calls atomic.Int32
@@ -174,3 +197,49 @@ func (p *pollingTransport) DoWrite(ctx *types.HttpContext, data types.BufferInte
 // testHookLateCleanup, when set, runs before a poll request's clean-up is
 // run again (a test pauses there: the client's next GET is taken).
 var testHookLateCleanup atomic.Pointer[func()]
+
+// upgrades are the connections upgrading from long-polling whose client
+// got the answer to its probe, with their websocket. Such a client sends
+// no more GETs: it finishes the one it has out, then sends the upgrade
+// over the websocket. A GET that comes after the upgrade was sent (from a
+// client done with polling, or the protocol's own test) could be taken by
+// the engine before it read the upgrade, on another goroutine: it was
+// held, or answered with the close packet or events, where the protocol
+// (and Node, which reads in order) answers 400. Such a GET now waits for
+// the upgrade while the websocket has something unread, and up to
+// upgradeWait in any case: a client that still waits for its GET (it
+// sent it before it read the probe's answer) has it taken then, and the
+// engine's next check answers it.
+type upgrades struct{ m sync.Map } // sid → *wsTransport
+
+// upgradeWait is how long a GET waits for an upgrade to be read, and
+// upgradeWaitMax how long while bytes are still unread on the websocket.
+const (
+	upgradeWait    = 100 * time.Millisecond
+	upgradeWaitMax = time.Second
+)
+
+func (u *upgrades) probed(sid string, w *wsTransport) { u.m.Store(sid, w) }
+func (u *upgrades) forget(sid string, w *wsTransport) { u.m.CompareAndDelete(sid, w) }
+
+// settle makes a GET to connection sid wait for an upgrade whose probe
+// was answered, as above.
+func (u *upgrades) settle(eio engine.BaseServer, sid string) {
+	v, ok := u.m.Load(sid)
+	if !ok {
+		return
+	}
+	w := v.(*wsTransport)
+	start := time.Now()
+	for {
+		s, ok := eio.Clients().Load(sid)
+		if !ok || s.Transport().Name() != transports.POLLING || w.isGone() {
+			return // gone, upgraded, or the upgrade failed
+		}
+		waited := time.Since(start)
+		if waited > upgradeWaitMax || waited > upgradeWait && !w.reading() {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -208,6 +208,7 @@ func (rc *recovery) begin(s *socket.Socket) {
 	}
 	if !on {
 		s.SetData(sessionData{})
+		dropPid(s) // no session is kept for it: no pid promises one
 		return
 	}
 	l := rc.log(s.Nsp().Name())

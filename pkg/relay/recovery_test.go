@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/sio-tools/sio/internal/faultproxy"
 	"github.com/sio-tools/sio/pkg/conn"
 	"github.com/sio-tools/sio/pkg/relay"
@@ -419,4 +420,33 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return string(s.b)
+}
+
+// With recovery for the clients that ask for it only (sio-serve's
+// default), only they are given a private session id: a pid tells a
+// client its session can be resumed, and the others' are not kept.
+func TestRecoveryPidOnlyForClientsThatAsk(t *testing.T) {
+	_, base := serverWith(t, relay.Options{Recover: 30 * time.Second})
+	for auth, wantPid := range map[string]bool{
+		``:                                  false,
+		`{"` + relay.OffsetsKey + `":true}`: true,
+	} {
+		ws := rawDial(t, websocket.DefaultDialer, base)
+		if err := ws.WriteMessage(websocket.TextMessage, []byte("40"+auth)); err != nil {
+			t.Fatal(err)
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, m, err := ws.ReadMessage()
+		if err != nil || !strings.HasPrefix(string(m), "40{") {
+			t.Fatalf("CONNECT answer %q, %v", m, err)
+		}
+		var ans map[string]string
+		if err := json.Unmarshal(m[2:], &ans); err != nil {
+			t.Fatal(err)
+		}
+		if _, has := ans["pid"]; has != wantPid || ans["sid"] == "" {
+			t.Errorf("auth %q: CONNECT answer %s, want a pid: %v", auth, m, wantPid)
+		}
+		ws.Close()
+	}
 }

@@ -104,7 +104,10 @@ type Relay struct {
 	io      *socket.Server
 	handler http.Handler
 	log     *slog.Logger
-	adapter bool // events go through an adapter (other servers)
+	// upgrades are the connections upgrading to websocket whose probe was
+	// answered (polling.go).
+	upgrades upgrades
+	adapter  bool // events go through an adapter (other servers)
 	// connectTimeout: a connection that joined no namespace by then goes.
 	connectTimeout time.Duration
 	perAddress     *perAddress                          // nil: no limit per address
@@ -217,7 +220,7 @@ func New(o Options) *Relay {
 	// Confirmation requests and plain events are taken as they are read
 	// (plain events unless every broadcast must go through the adapter,
 	// to other servers).
-	useOwnWebsocket(eio, r.take)
+	useOwnWebsocket(eio, r.take, &r.upgrades)
 	guardTransports(eio, r.invalidPacket)
 	_ = eio.On("connection", func(args ...any) {
 		if c, ok := args[0].(engine.Socket); ok {
@@ -361,6 +364,9 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
 		w = &forgetAfterHijack{w}
 	} else if req.Method == http.MethodGet {
+		if sid := req.URL.Query().Get("sid"); sid != "" {
+			r.upgrades.settle(r.io.Engine(), sid)
+		}
 		var done func()
 		req, done = pollRequest(req)
 		defer done()

@@ -125,7 +125,9 @@ func upgradeOnce(base string, listener *client, i int) error {
 		return errors.New("the waiting GET was not answered")
 	}
 	// The upgrade, then an event behind it: once another client got the
-	// event, the server has read the upgrade.
+	// event, the server has read the upgrade, and refuses polling. (A GET
+	// sent at once, before the server read the upgrade, is the protocol
+	// suite's test: TestConformance.)
 	ev := `42["up",` + strconv.Quote(strconv.Itoa(i)) + `]`
 	for _, m := range []string{"5", ev} {
 		if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {

@@ -20,8 +20,9 @@ import (
 
 // useOwnWebsocket makes eio's websocket connections use wsTransport.
 // take, when not nil, is offered each text message first (see wsTransport).
-func useOwnWebsocket(eio engine.Server, take func(sid string, msg []byte) bool) {
-	eio.TransportsByName()[transports.WEBSOCKET] = wsCtor{&transports.WebSocketBuilder{}, take}
+// ups learns of the upgrades whose probe was answered.
+func useOwnWebsocket(eio engine.Server, take func(sid string, msg []byte) bool, ups *upgrades) {
+	eio.TransportsByName()[transports.WEBSOCKET] = wsCtor{&transports.WebSocketBuilder{}, take, ups}
 }
 
 // wsCtor builds wsTransports; it is the library's websocket builder in all
@@ -29,10 +30,11 @@ func useOwnWebsocket(eio engine.Server, take func(sid string, msg []byte) bool) 
 type wsCtor struct {
 	*transports.WebSocketBuilder
 	take func(sid string, msg []byte) bool
+	ups  *upgrades
 }
 
 func (c wsCtor) New(ctx *types.HttpContext) transports.Transport {
-	w := &wsTransport{Transport: transports.MakeTransport(), take: c.take}
+	w := &wsTransport{Transport: transports.MakeTransport(), take: c.take, ups: c.ups}
 	w.Prototype(w)
 	w.Construct(ctx)
 	return w
@@ -67,6 +69,7 @@ type wsTransport struct {
 	raw  net.Conn
 	idle time.Duration
 	take func(sid string, msg []byte) bool
+	ups  *upgrades
 	sid  atomic.Pointer[string] // read by the reader, set by the engine
 	// attachments is how many binary attachments the client still owes
 	// (guardedTransport sets it): a text message until then goes to the
@@ -82,6 +85,9 @@ type wsTransport struct {
 	wmu sync.Mutex // one frame writer at a time: batches, pongs, close replies
 
 	closeSent atomic.Bool // a close frame was written (one per connection)
+
+	// handling is set while the reader has a message in hand.
+	handling atomic.Bool
 
 	// heard is closed when the engine listens to the transport's packets
 	// (the first "packet" listener), gone when the connection closed.
@@ -118,6 +124,9 @@ func (w *wsTransport) Construct(ctx *types.HttpContext) {
 	w.heard, w.gone = make(chan struct{}), make(chan struct{})
 	_ = w.conn.Once("close", func(...any) {
 		close(w.gone)
+		if w.ups != nil {
+			w.ups.forget(w.Sid(), w)
+		}
 		w.mu.Lock()
 		w.closed = true
 		w.next = nil
@@ -129,6 +138,20 @@ func (w *wsTransport) Construct(ctx *types.HttpContext) {
 }
 
 func (w *wsTransport) SetSid(sid string) { w.sid.Store(&sid) }
+
+// isGone reports whether the connection closed.
+func (w *wsTransport) isGone() bool {
+	select {
+	case <-w.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+// reading reports whether the client sent something the transport has
+// not handed on yet: a message in hand, or bytes not yet read.
+func (w *wsTransport) reading() bool { return w.handling.Load() || unread(w.raw) }
 
 // On notes when the engine starts listening to the transport's packets.
 func (w *wsTransport) On(ev types.EventName, listeners ...types.EventListener) error {
@@ -178,7 +201,9 @@ func (w *wsTransport) read() {
 		if w.idle > 0 {
 			_ = w.conn.SetReadDeadline(time.Now().Add(w.idle))
 		}
+		w.handling.Store(false)
 		mt, r, err := w.conn.NextReader()
+		w.handling.Store(true)
 		if err != nil {
 			var ce *ws.CloseError
 			if !errors.As(err, &ce) && !errors.Is(err, net.ErrClosed) {
@@ -240,6 +265,9 @@ func readMessage(r io.Reader) ([]byte, error) {
 
 // Send takes the packets the engine flushes; they are written in order.
 func (w *wsTransport) Send(packets []*packet.Packet) {
+	if w.ups != nil && len(packets) > 0 && packets[0].Type == packet.PONG && packets[0].Data != nil {
+		w.ups.probed(w.Sid(), w) // the answer to an upgrade's probe (pongs have no data else)
+	}
 	var after func()
 	if f := testHookSend.Load(); f != nil {
 		after = (*f)(packets)

@@ -3,6 +3,8 @@
 //
 //   node scripts/peers/relay.js [--host H] [--port P] [--max-bytes N]
 //                               [--redis redis://HOST:PORT/DB] [-v]
+//                               [--ping-interval D] [--ping-timeout D]
+//                               [--connect-timeout D]
 //
 // With --redis it joins a cluster through @socket.io/redis-adapter (the
 // classic pub/sub adapter), as sio-serve --redis does.
@@ -15,6 +17,11 @@
 // broadcast. --port 0 picks a free port. When ready it prints one line on
 // stderr: "relay.js: listening on http://HOST:PORT"; with -v also
 // "relay.js: connect NS" and "relay.js: disconnect NS" per client.
+// --ping-interval, --ping-timeout and --connect-timeout take Go-style
+// durations (300ms, 1.5s, 25s, 1m) like sio-serve's flags and set the
+// Server options pingInterval, pingTimeout and connectTimeout; left out,
+// Node's defaults stay (25s, 20s, 45s). The protocol conformance tests
+// (e2e/conformance_test.go) run it with the official test suites' timers.
 // Needs NODE_PATH pointing at the project's node_modules (or run it from
 // the repository, where require finds them).
 "use strict";
@@ -29,12 +36,35 @@ const { values: opt } = parseArgs({
     "max-bytes": { type: "string", default: "1000000" }, // socket.io's default
     redis: { type: "string", default: "" },
     verbose: { type: "boolean", short: "v", default: false },
+    "ping-interval": { type: "string", default: "25s" }, // Node's defaults
+    "ping-timeout": { type: "string", default: "20s" },
+    "connect-timeout": { type: "string", default: "45s" },
   },
 });
+
+// millis parses a Go-style duration ("300ms", "1.5s", "1m30s") into
+// milliseconds; anything else ends the program with exit 2, as a usage
+// error does in sio-serve.
+function millis(flag) {
+  const units = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+  const text = opt[flag];
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
+  let ms = 0;
+  let m;
+  while (re.lastIndex < text.length && (m = re.exec(text)) !== null) ms += Number(m[1]) * units[m[2]];
+  if (text === "" || re.lastIndex !== text.length || ms < 1) {
+    process.stderr.write(`relay.js: invalid value "${text}" for --${flag}: want a duration of 1ms or more, like 300ms or 25s\n`);
+    process.exit(2);
+  }
+  return Math.round(ms);
+}
 
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
   maxHttpBufferSize: Number(opt["max-bytes"]),
+  pingInterval: millis("ping-interval"),
+  pingTimeout: millis("ping-timeout"),
+  connectTimeout: millis("connect-timeout"),
   cors: { origin: "*" },
 });
 

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package relay
+
+import "net"
+
+// unread cannot tell here whether bytes wait in c's receive buffer.
+func unread(net.Conn) bool { return false }
