@@ -140,23 +140,35 @@ func TestPubTextLines(t *testing.T) {
 // JSON lines arrive as values; -v prefixes the name; printed JSON keeps
 // <>& and non-ASCII as they are.
 func TestJSONFormats(t *testing.T) {
-	srv := serve(t, "-q")
-	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-f", "json", "-v")
-	env := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-f", "envelope")
-	srv.waitClients(t, 2)
-	in := `{"b":[1,2.5,null,true],"a":"<é & 😀>"}` + "\n42\n\"s\"\n"
-	if code, _, stderr := runCmd(t, []byte(in), time.Minute, "sio-pub", "--url", srv.URL, "-f", "json", "-e", "item"); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	// Exactly as sent: the relay passes plain events on as they are, and
-	// sio-sub prints JSON as it came.
-	want := []string{`item {"b":[1,2.5,null,true],"a":"<é & 😀>"}`, `item 42`, `item "s"`}
-	if got := sub.stdout.waitLines(t, 3, 20*time.Second); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("-f json -v:\n got %q\nwant %q", got, want)
-	}
-	wantEnv := []string{`{"event":"item","data":{"b":[1,2.5,null,true],"a":"<é & 😀>"}}`, `{"event":"item","data":42}`, `{"event":"item","data":"s"}`}
-	if got := env.stdout.waitLines(t, 3, 20*time.Second); strings.Join(got, "\n") != strings.Join(wantEnv, "\n") {
-		t.Errorf("-f envelope:\n got %q\nwant %q", got, wantEnv)
+	for _, ack := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ack=%v", ack), func(t *testing.T) {
+			srv := serve(t, "-q")
+			sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-f", "json", "-v")
+			env := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-f", "envelope")
+			srv.waitClients(t, 2)
+			in := `{"b":[1,2.5,null,true],"a":"<é & 😀>"}` + "\n42\n\"s\"\n" +
+				`{"id":12345678901234567890,"z":1,"a":2,"f":1.0}` + "\n"
+			args := []string{"--url", srv.URL, "-f", "json", "-e", "item"}
+			if ack {
+				args = append(args, "--ack")
+			}
+			if code, _, stderr := runCmd(t, []byte(in), time.Minute, "sio-pub", args...); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			// Exactly as sent, with --ack too (key order, number spelling,
+			// big integers): the relay passes events on as they are, and
+			// sio-sub prints JSON as it came, so a bridge is byte-exact.
+			want := []string{`item {"b":[1,2.5,null,true],"a":"<é & 😀>"}`, `item 42`, `item "s"`,
+				`item {"id":12345678901234567890,"z":1,"a":2,"f":1.0}`}
+			if got := sub.stdout.waitLines(t, 4, 20*time.Second); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("-f json -v:\n got %q\nwant %q", got, want)
+			}
+			wantEnv := []string{`{"event":"item","data":{"b":[1,2.5,null,true],"a":"<é & 😀>"}}`, `{"event":"item","data":42}`,
+				`{"event":"item","data":"s"}`, `{"event":"item","data":{"id":12345678901234567890,"z":1,"a":2,"f":1.0}}`}
+			if got := env.stdout.waitLines(t, 4, 20*time.Second); strings.Join(got, "\n") != strings.Join(wantEnv, "\n") {
+				t.Errorf("-f envelope:\n got %q\nwant %q", got, wantEnv)
+			}
+		})
 	}
 }
 

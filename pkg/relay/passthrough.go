@@ -3,6 +3,8 @@ package relay
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"sync"
 	"unicode/utf8"
 
@@ -78,8 +80,22 @@ func (ss *senders) get(nsp []byte) *sender {
 // The event is forwarded on the sender's own task queue, where the library
 // puts the events it decodes, so events keep their order whichever way
 // they go.
+//
+// An event that asks for an ack goes the same way, without its ack id
+// (the relay answers the ack itself once the event was written to every
+// recipient, as for the events the library decodes): decoded, its
+// arguments were encoded again, their keys sorted and big numbers
+// rounded (sio-pub --ack | ... | sio-sub -f json changed the data).
 func (r *Relay) passthrough(sid string, msg []byte) bool {
+	ack := int64(-1)
 	nsp, name, ok := plainEvent(msg)
+	if !ok {
+		msg, ack, ok = ackedEvent(msg)
+		if !ok {
+			return false
+		}
+		nsp, name, ok = plainEvent(msg)
+	}
 	if !ok || lines.Reserved(string(name)) {
 		return false
 	}
@@ -92,8 +108,61 @@ func (r *Relay) passthrough(sid string, msg []byte) bool {
 		return false
 	}
 	r.bytesIn.Add(len(msg))
-	from.s.Enqueue(func() { r.forward(from, msg) })
+	from.s.Enqueue(func() {
+		r.forward(from, msg)
+		if ack >= 0 {
+			r.afterWritten(from, func(lost, all int) { r.answerAck(from, ack, lost, all) })
+		}
+	})
 	return true
+}
+
+// ackedEvent turns an event that asks for an ack, "4" "2" ["/" NSP ","]
+// ID JSON-ARRAY, into the same event without its ack id, and the id.
+func ackedEvent(msg []byte) (plain []byte, id int64, ok bool) {
+	if len(msg) < 4 || msg[0] != '4' || msg[1] != '2' {
+		return nil, 0, false
+	}
+	head := 2
+	if msg[2] == '/' {
+		i := bytes.IndexByte(msg[2:], ',')
+		if i < 0 {
+			return nil, 0, false
+		}
+		head += i + 1
+	}
+	n := head
+	for n < len(msg) && n-head < 16 && msg[n] >= '0' && msg[n] <= '9' {
+		n++
+	}
+	if n == head || n == len(msg) || msg[n] != '[' {
+		return nil, 0, false
+	}
+	id, err := strconv.ParseInt(string(msg[head:n]), 10, 64)
+	if err != nil {
+		return nil, 0, false
+	}
+	plain = make([]byte, 0, len(msg)-(n-head))
+	return append(append(plain, msg[:head]...), msg[n:]...), id, true
+}
+
+// answerAck answers the ack a sender asked for, as relay does: with no
+// argument, or with an error when some recipients' connection was lost
+// before the event was written to them.
+func (r *Relay) answerAck(from *sender, id int64, lost, all int) {
+	args := "[]"
+	if lost > 0 {
+		msg, _ := json.Marshal(fmt.Sprintf("not delivered to %d of %d receivers: their connection was lost before it was written to them", lost, all))
+		args = `[{"error":` + string(msg) + `}]`
+	}
+	pkt := "3"
+	if nsp := from.s.Nsp().Name(); nsp != "/" {
+		pkt += nsp + ","
+	}
+	pkt += strconv.FormatInt(id, 10) + args
+	opts := &socket.WriteOptions{PreEncoded: true}
+	opts.WsPreEncodedFrame = types.NewStringBuffer([]byte("4" + pkt))
+	from.s.Client().WriteToEngine([]types.BufferInterface{types.NewStringBuffer([]byte(pkt))}, opts)
 }
 
 // forward writes the Engine.IO message msg, an event from one client, to

@@ -90,3 +90,24 @@ func BenchmarkFrameBatch(b *testing.B) {
 		}
 	}
 }
+
+func TestAckedEvent(t *testing.T) {
+	for _, c := range []struct {
+		msg, plain string
+		id         int64
+		ok         bool
+	}{
+		{`421["a",1]`, `42["a",1]`, 1, true},
+		{`42/chat,77["a"]`, `42/chat,["a"]`, 77, true},
+		{`42["a"]`, "", 0, false},                          // no ack id: plainEvent's
+		{`4212345678901234567["a"]`, "", 0, false},         // an id too long
+		{`42/chat7["a"]`, "", 0, false},                    // no comma
+		{`451-0["a",{"_placeholder":true}]`, "", 0, false}, // binary
+		{`431["a"]`, "", 0, false},                         // an ack
+	} {
+		plain, id, ok := ackedEvent([]byte(c.msg))
+		if ok != c.ok || ok && (string(plain) != c.plain || id != c.id) {
+			t.Errorf("%s: got %q %d %v, want %q %d %v", c.msg, plain, id, ok, c.plain, c.id, c.ok)
+		}
+	}
+}
