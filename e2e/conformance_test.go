@@ -111,7 +111,7 @@ var engineioCases = []confCase{
 	{name: "message/polling/cancelled_poll_closes", run: eioPollingCancelledPoll},
 	{name: "message/websocket/text_packet", run: eioWSTextPacket},
 	{name: "message/websocket/binary_packet", run: eioWSBinaryPacket},
-	{name: "message/websocket/invalid_packet_closes", run: eioWSInvalidPacket},
+	{name: "message/websocket/invalid_packet_closes", run: wsInvalid("abc", false)},
 	{name: "heartbeat/polling/ping_pong", run: eioPollingPingPong},
 	{name: "heartbeat/polling/ping_timeout_closes", run: eioPollingPingTimeout},
 	{name: "heartbeat/websocket/ping_pong", run: eioWSPingPong},
@@ -129,7 +129,7 @@ var socketioCases = []confCase{
 	{name: "connect/custom_namespace", run: sioConnect("40/custom,", "40/custom,")},
 	{name: "connect/custom_namespace_with_payload", run: sioConnect(`40/custom,{"token":"abc"}`, "40/custom,")},
 	{name: "connect/unknown_namespace_is_accepted", run: sioConnect("40/random", "40/random,")},
-	{name: "connect/invalid_handshake_closes", run: sioInvalidHandshake},
+	{name: "connect/invalid_handshake_closes", run: wsInvalid("4abc", false)},
 	{name: "connect/no_handshake_closes", run: sioNoHandshake},
 	{name: "disconnect/main_namespace", run: sioDisconnectMain},
 	{name: "disconnect/custom_namespace", run: sioDisconnectCustom},
@@ -137,9 +137,9 @@ var socketioCases = []confCase{
 	{name: "message/binary_attachments", run: sioBinary},
 	{name: "message/text_packet_with_ack", run: sioTextAck},
 	{name: "message/binary_attachments_with_ack", run: sioBinaryAck},
-	{name: "message/unknown_packet_type_closes", run: sioInvalid("4abc")},
-	{name: "message/invalid_payload_closes", run: sioInvalid("42{}")},
-	{name: "message/invalid_ack_id_closes", run: sioInvalid(`42abc["message-with-ack",1,"2",{"3":[false]}]`)},
+	{name: "message/unknown_packet_type_closes", run: wsInvalid("4abc", true)},
+	{name: "message/invalid_payload_closes", run: wsInvalid("42{}", true)},
+	{name: "message/invalid_ack_id_closes", run: wsInvalid(`42abc["message-with-ack",1,"2",{"3":[false]}]`, true)},
 }
 
 // TestConformance runs our version of every official protocol test
@@ -692,12 +692,6 @@ func eioWSBinaryPacket(t *testing.T, c *conf) {
 	}
 }
 
-func eioWSInvalidPacket(t *testing.T, c *conf) {
-	ws := c.openWS(t)
-	sendText(t, ws, "abc")
-	expectClosed(t, ws, closeSoon)
-}
-
 // ---- Engine.IO: heartbeat ----
 
 func eioPollingPingPong(t *testing.T, c *conf) {
@@ -845,12 +839,6 @@ func sioConnect(packet, prefix string) func(*testing.T, *conf) {
 	}
 }
 
-func sioInvalidHandshake(t *testing.T, c *conf) {
-	ws := c.openWS(t)
-	sendText(t, ws, "4abc")
-	expectClosed(t, ws, closeSoon)
-}
-
 // No CONNECT: closed by the connect timeout. Pings are answered, so the
 // ping timeout cannot close it first; before half the connect timeout it
 // must still be open.
@@ -960,11 +948,15 @@ func sioBinaryAck(t *testing.T, c *conf) {
 	}
 }
 
-// sioInvalid sends an invalid packet on a joined connection, which the
-// server must close.
-func sioInvalid(packet string) func(*testing.T, *conf) {
+// wsInvalid sends packet over a websocket, joined to "/" first or not,
+// and expects the server to close the connection at once.
+func wsInvalid(packet string, joined bool) func(*testing.T, *conf) {
 	return func(t *testing.T, c *conf) {
-		ws := c.joinWS(t)
+		open := c.openWS
+		if joined {
+			open = c.joinWS
+		}
+		ws := open(t)
 		sendText(t, ws, packet)
 		expectClosed(t, ws, closeSoon)
 	}

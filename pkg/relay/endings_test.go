@@ -42,39 +42,30 @@ func TestPollingEndings(t *testing.T) {
 		}
 	}
 
-	t.Run("invalid payload", func(t *testing.T) {
-		sid, url := open(t)
-		held := waiting(t, sid, url)
-		if a := request(context.Background(), "POST", url, "abc"); a.status != http.StatusBadRequest {
-			t.Errorf("POST abc: %d %q, want 400", a.status, a.body)
-		}
-		if a := <-held; a.status != http.StatusOK || a.body != "1" {
-			t.Errorf("the GET held: %d %q %v, want 200 \"1\" (close)", a.status, a.body, a.err)
-		}
-		gone(t, url)
-	})
-	t.Run("invalid Socket.IO packet", func(t *testing.T) {
-		sid, url := open(t)
-		held := waiting(t, sid, url)
-		if a := request(context.Background(), "POST", url, "4abc"); a.status == http.StatusOK {
-			t.Errorf("POST 4abc: %d %q, want an error", a.status, a.body)
-		}
-		if a := <-held; a.status != http.StatusOK || a.body != "1" {
-			t.Errorf("the GET held: %d %q %v, want 200 \"1\" (close)", a.status, a.body, a.err)
-		}
-		gone(t, url)
-	})
-	t.Run("duplicate GET", func(t *testing.T) {
-		sid, url := open(t)
-		held := waiting(t, sid, url)
-		if a := request(context.Background(), "GET", url, ""); a.status != http.StatusBadRequest {
-			t.Errorf("the second GET: %d %q, want 400", a.status, a.body)
-		}
-		if a := <-held; a.status != http.StatusOK || a.body != "1" {
-			t.Errorf("the GET held: %d %q %v, want 200 \"1\" (close)", a.status, a.body, a.err)
-		}
-		gone(t, url)
-	})
+	// A request while a GET is held, what it must get, and what the held
+	// GET must get then.
+	for _, c := range []struct {
+		name, method, body string
+		status             int    // the request's answer
+		held               string // the held GET's answer
+	}{
+		{"invalid payload", "POST", "abc", http.StatusBadRequest, "1"},
+		{"invalid Socket.IO packet", "POST", "4abc", http.StatusBadRequest, "1"},
+		{"duplicate GET", "GET", "", http.StatusBadRequest, "1"},
+		{"close packet", "POST", "1", http.StatusOK, "6"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sid, url := open(t)
+			held := waiting(t, sid, url)
+			if a := request(context.Background(), c.method, url, c.body); a.status != c.status {
+				t.Errorf("%s %q: %d %q, want %d", c.method, c.body, a.status, a.body, c.status)
+			}
+			if a := <-held; a.status != http.StatusOK || a.body != c.held {
+				t.Errorf("the GET held: %d %q %v, want 200 %q", a.status, a.body, a.err, c.held)
+			}
+			gone(t, url)
+		})
+	}
 	t.Run("GET given up", func(t *testing.T) {
 		sid, url := open(t)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -90,17 +81,6 @@ func TestPollingEndings(t *testing.T) {
 		sid, url := open(t)
 		if a := <-waiting(t, sid, url); a.status != http.StatusOK || a.body != "1" {
 			t.Errorf("the GET held: %d %q %v, want 200 \"1\" (close)", a.status, a.body, a.err)
-		}
-		gone(t, url)
-	})
-	t.Run("close packet", func(t *testing.T) {
-		sid, url := open(t)
-		held := waiting(t, sid, url)
-		if a := request(context.Background(), "POST", url, "1"); a.status != http.StatusOK {
-			t.Errorf("POST 1: %d %q", a.status, a.body)
-		}
-		if a := <-held; a.status != http.StatusOK || a.body != "6" {
-			t.Errorf("the GET held: %d %q %v, want 200 \"6\" (noop)", a.status, a.body, a.err)
 		}
 		gone(t, url)
 	})

@@ -122,15 +122,7 @@ func TestRecoveryLargeBacklog(t *testing.T) {
 	_, base := recoverServer(t)
 	sub, proxy := viaProxy(t, base, "/")
 	pub := dial(t, base, "")
-	proxy.Refuse(true)
-	proxy.Cut()
-	waitLost(t, sub)
-	for i := 1; i <= n; i++ {
-		emit(t, pub, "n", strconv.Itoa(i))
-	}
-	flush(t, pub)
-	proxy.Refuse(false)
-	if st := sub.reconnected(t); !st.Recovered {
+	if st := away(t, sub, pub, proxy, 1, n); !st.Recovered {
 		t.Fatalf("state %+v: not recovered", st)
 	}
 	emit(t, pub, "n", strconv.Itoa(n+1))
@@ -184,13 +176,7 @@ func TestRecoveryCutWhileJoining(t *testing.T) {
 		relay.SetEngineCloseHook(nil)
 	})
 	sub := dialReconnecting(t, "http://"+proxy.Addr(), "/j")
-	proxy.Refuse(true)
-	proxy.Cut()
-	waitLost(t, sub)
-	emit(t, pub, "n", "1")
-	flush(t, pub)
-	proxy.Refuse(false)
-	if st := sub.reconnected(t); !st.Recovered {
+	if st := away(t, sub, pub, proxy, 1, 1); !st.Recovered {
 		t.Fatalf("state %+v: not recovered", st)
 	}
 	emit(t, pub, "n", "2")
@@ -198,6 +184,22 @@ func TestRecoveryCutWhileJoining(t *testing.T) {
 	if got := strings.Join(sub.numbers(t), ","); got != "1,2" {
 		t.Fatalf("got %q, want 1,2", got)
 	}
+}
+
+// away cuts sub's connection and keeps it from coming back while pub
+// emits n events (as "1" to "n", after first), then lets it back and
+// returns the new connection's state.
+func away(t *testing.T, sub, pub *client, proxy *faultproxy.Proxy, first, n int) conn.State {
+	t.Helper()
+	proxy.Refuse(true)
+	proxy.Cut()
+	waitLost(t, sub)
+	for i := first; i < first+n; i++ {
+		emit(t, pub, "n", strconv.Itoa(i))
+	}
+	flush(t, pub)
+	proxy.Refuse(false)
+	return sub.reconnected(t)
 }
 
 func waitLost(t *testing.T, c *client) {
@@ -217,13 +219,7 @@ func TestRecoveryWithoutEvents(t *testing.T) {
 	_, base := recoverServer(t)
 	sub, proxy := viaProxy(t, base, "/")
 	pub := dial(t, base, "")
-	proxy.Refuse(true)
-	proxy.Cut()
-	waitLost(t, sub)
-	emit(t, pub, "n", "1")
-	flush(t, pub)
-	proxy.Refuse(false)
-	if st := sub.reconnected(t); !st.Recovered {
+	if st := away(t, sub, pub, proxy, 1, 1); !st.Recovered {
 		t.Fatalf("state %+v: not recovered", st)
 	}
 	sub.wait(t, 1)
@@ -299,13 +295,7 @@ func TestRecoveryOnlyForClientsThatAsk(t *testing.T) {
 		t.Fatalf("the other client got %q, %v; want the event as sent", m, err)
 	}
 	sub.wait(t, 1)
-	proxy.Refuse(true)
-	proxy.Cut()
-	waitLost(t, sub)
-	emit(t, pub, "n", "2")
-	flush(t, pub)
-	proxy.Refuse(false)
-	if st := sub.reconnected(t); !st.Recovered {
+	if st := away(t, sub, pub, proxy, 2, 1); !st.Recovered {
 		t.Fatalf("state %+v: not recovered", st)
 	}
 	sub.wait(t, 2)
@@ -381,15 +371,7 @@ func TestRecoveryPastTheBudgetSaysSo(t *testing.T) {
 	pub := dial(t, base, "")
 	emit(t, pub, "n", "0")
 	sub.wait(t, 1)
-	proxy.Refuse(true)
-	proxy.Cut()
-	waitLost(t, sub)
-	for i := 1; i <= 1000; i++ {
-		emit(t, pub, "n", strconv.Itoa(i))
-	}
-	flush(t, pub)
-	proxy.Refuse(false)
-	if st := sub.reconnected(t); st.Recovered {
+	if st := away(t, sub, pub, proxy, 1, 1000); st.Recovered {
 		t.Fatalf("state %+v: recovered past the budget", st)
 	}
 	if !strings.Contains(logs.String(), `msg="session not resumed: events it missed are no longer kept`) {
