@@ -8,7 +8,7 @@ GOFLAGS ?=
 all: build
 
 build: assets
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -buildvcs=auto -o $(BIN)/ ./cmd/...
 
 # The official socket.io-client browser build that sio-serve embeds
 # (pkg/viewer, go:embed): npm ci when node_modules is missing or older than

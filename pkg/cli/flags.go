@@ -20,15 +20,21 @@ func NewFlagSet(prog string) *flag.FlagSet {
 	return fs
 }
 
-// Parse parses args. For -h or --help it writes usage to stdout and returns
-// flag.ErrHelp; a bad flag or a stray argument is a usage error (exit 2).
+// Parse parses args. For -h or --help it writes usage to stdout, for
+// --version the version, and returns flag.ErrHelp; a bad flag or a stray
+// argument is a usage error (exit 2).
 func Parse(fs *flag.FlagSet, usage string, args []string, stdout io.Writer) error {
+	version := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
 			return flag.ErrHelp
 		}
 		return Errorf(ExitUsage, "%v", err)
+	}
+	if *version {
+		fmt.Fprint(stdout, Version(fs.Name()))
+		return flag.ErrHelp
 	}
 	if fs.NArg() > 0 {
 		return Errorf(ExitUsage, "unexpected argument %q", fs.Arg(0))

@@ -78,6 +78,7 @@ Options:
                             reconnect and send again; fail when it is not
                             acknowledged within D again (default 30s)
   -h, --help                show this help
+      --version             print the version (and the Go and Socket.IO library versions)
 
 A line is sent without its "\n" or "\r\n". Lines are sent in order.
 Lines must be UTF-8; a line that is not valid for its format, names a

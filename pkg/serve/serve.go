@@ -115,6 +115,7 @@ Options:
   -q, --quiet            log only warnings and errors
   -v, --verbose          log debug detail and event payloads
   -h, --help             show this help
+      --version          print the version (and the Go and Socket.IO library versions)
 
 Routes:
   /                      the live viewer page (/?ns=/chat&room=r1)

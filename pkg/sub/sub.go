@@ -73,6 +73,7 @@ Options:
       --connect-timeout D   give up the first connection after D (default 10s)
 ` + cli.TLSUsage + `
   -h, --help                show this help
+      --version             print the version (and the Go and Socket.IO library versions)
 
 Binary data is printed as {"$binary":"<base64>"}, which sio-pub -f json and
 -f envelope turn back into binary. JSON is printed as it arrived (key
