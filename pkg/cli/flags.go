@@ -127,3 +127,31 @@ func PositiveDuration(name string, d time.Duration) error {
 	}
 	return nil
 }
+
+// DurationVar defines a duration flag that also takes a bare number, in
+// seconds ("-W 30"), and says what a duration looks like when a value is
+// not one.
+func DurationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration) {
+	*p = value
+	fs.Var((*durationValue)(p), name, "")
+}
+
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+func (d *durationValue) Set(s string) error {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f < 0 || f > float64(1<<63-1)/float64(time.Second) {
+			return errors.New("out of range")
+		}
+		*d = durationValue(time.Duration(f * float64(time.Second)))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a duration such as 30s, 1m30s or 500ms (a bare number is seconds)")
+	}
+	*d = durationValue(v)
+	return nil
+}

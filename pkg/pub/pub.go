@@ -88,6 +88,8 @@ event is over --max-bytes or the server's own limit (its maxPayload),
 stops sio-pub with exit 65 after the lines before it were delivered
 (with --skip-invalid: reported, skipped, exit 65 at the end).
 
+Durations (D) are written like 30s, 1m30s or 500ms; a bare number is seconds.
+
 Exit status:
   0   all lines delivered (also when stopped by SIGINT or SIGTERM)
   1   lines not delivered (the count is on stderr; also when stopped by
@@ -132,11 +134,11 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.Int64Var(&maxB, "max-bytes", 1_000_000, "")
 	fs.BoolVar(&c.SkipInvalid, "skip-invalid", false, "")
 	fs.IntVar(&buffer, "buffer", 10000, "")
-	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "")
-	fs.DurationVar(&c.RetryFor, "retry-for", 30*time.Second, "")
+	cli.DurationVar(fs, &c.ConnectTimeout, "connect-timeout", 10*time.Second)
+	cli.DurationVar(fs, &c.RetryFor, "retry-for", 30*time.Second)
 	fs.BoolVar(&c.Ack, "ack", false, "")
 	fs.IntVar(&c.Window, "window", 5000, "")
-	fs.DurationVar(&c.AckTimeout, "ack-timeout", 30*time.Second, "")
+	cli.DurationVar(fs, &c.AckTimeout, "ack-timeout", 30*time.Second)
 	var tlsFlags cli.TLSFlags
 	tlsFlags.Register(fs)
 	if err := cli.Parse(fs, usage, args, stdout); err != nil {

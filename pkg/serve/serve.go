@@ -132,6 +132,8 @@ When ready it prints one line on stderr:
   sio-serve: listening on http://HOST:PORT
 SIGINT or SIGTERM: clients are sent a disconnect, then it exits 0 within 5 s.
 
+Durations (D) are written like 30s, 1m30s or 500ms; a bare number is seconds.
+
 Exit status:
   0  stopped by SIGINT or SIGTERM
   1  runtime failure
@@ -173,7 +175,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	}
 	fs.Int64Var(&c.MaxBytes, "max-bytes", relay.DefaultMaxBytes, "")
 	fs.Int64Var(&c.MaxQueue, "max-queue", relay.DefaultMaxQueue, "")
-	fs.DurationVar(&c.Recover, "recover", DefaultRecover, "")
+	cli.DurationVar(fs, &c.Recover, "recover", DefaultRecover)
 	fs.Int64Var(&c.RecoverBytes, "recover-bytes", relay.DefaultRecoverBytes, "")
 	fs.StringVar(&c.Redis, "redis", getenv("SIO_REDIS_URL"), "")
 	fs.IntVar(&c.MaxConns, "max-conns", 10000, "")
@@ -181,9 +183,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 1000, "")
 	fs.IntVar(&c.MaxHandshakesPerIP, "max-handshakes-per-ip", 100, "")
 	fs.Var(&c.Trusted, "trusted-ip", "")
-	fs.DurationVar(&c.PingInterval, "ping-interval", DefaultPingInterval, "")
-	fs.DurationVar(&c.PingTimeout, "ping-timeout", DefaultPingTimeout, "")
-	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "")
+	cli.DurationVar(fs, &c.PingInterval, "ping-interval", DefaultPingInterval)
+	cli.DurationVar(fs, &c.PingTimeout, "ping-timeout", DefaultPingTimeout)
+	cli.DurationVar(fs, &c.ConnectTimeout, "connect-timeout", DefaultConnectTimeout)
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.Var(&c.Origins, "cors-origin", "")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "")

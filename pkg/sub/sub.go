@@ -84,6 +84,8 @@ A lost connection is made again. When the server resumes the session
 nothing is missing. Otherwise sio-sub reports the gap at once on stderr:
   sio-sub: gap 1: events sent from 12:00:01.250 to 12:00:03.500 (UTC) may be missing (...)
 
+Durations (D) are written like 30s, 1m30s or 500ms; a bare number is seconds.
+
 Exit status:
   0    -C count reached, stdout closed (sio-sub | head -1), SIGINT or SIGTERM
   1    connection lost with --no-reconnect, a gap with --strict, runtime
@@ -124,7 +126,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		fs.IntVar(&c.Count, n, 0, "")
 	}
 	for _, n := range []string{"W", "timeout"} {
-		fs.DurationVar(&c.Timeout, n, 0, "")
+		cli.DurationVar(fs, &c.Timeout, n, 0)
 	}
 	for _, n := range []string{"u", "url"} {
 		fs.StringVar(&rawURL, n, cli.DefaultURL(getenv), "")
@@ -135,7 +137,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.BoolVar(&c.NoReconnect, "no-reconnect", false, "")
 	fs.BoolVar(&c.Strict, "strict", false, "")
-	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "")
+	cli.DurationVar(fs, &c.ConnectTimeout, "connect-timeout", 10*time.Second)
 	var tlsFlags cli.TLSFlags
 	tlsFlags.Register(fs)
 	if err := cli.Parse(fs, usage, args, stdout); err != nil {
