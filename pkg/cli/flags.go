@@ -89,9 +89,25 @@ func DefaultURL(getenv func(string) string) string {
 	return "http://" + host + ":" + port
 }
 
-// ParseURL checks a server URL: http, https, ws or wss, with a host. The
-// path is the Socket.IO namespace ("/" when empty).
+// URLFromEnv names the environment variables DefaultURL took the URL
+// from, or "" if it took none.
+func URLFromEnv(getenv func(string) string) string {
+	switch {
+	case getenv("SIO_URL") != "":
+		return "SIO_URL"
+	case getenv("SIO_HOST") != "" || getenv("SIO_PORT") != "":
+		return "SIO_HOST, SIO_PORT"
+	}
+	return ""
+}
+
+// ParseURL checks a server URL: http, https, ws or wss, with a host; one
+// without a scheme is http ("127.0.0.1:31979/chat"). The path is the
+// Socket.IO namespace ("/" when empty).
 func ParseURL(s string) (*url.URL, error) {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, Errorf(ExitUsage, "bad url %q: %v", s, unwrapURLError(err))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -48,7 +49,8 @@ Options:
                               envelope  {"event":NAME,"data":VALUE} or
                                         {"event":NAME,"args":[...]}, the
                                         lines sio-sub -f envelope prints
-  -u, --url URL             server URL; its path is the namespace
+  -u, --url URL             server URL, http(s):// or ws(s):// (http:// when
+                            it has no scheme); its path is the namespace
                             (env SIO_URL, default http://$SIO_HOST:$SIO_PORT,
                             that is http://127.0.0.1:31979)
   -r, --room ROOMS          send only to the members of these rooms (a comma
@@ -150,6 +152,11 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	}
 	u, err := cli.ParseURL(rawURL)
 	if err != nil {
+		urlSet := false
+		fs.Visit(func(f *flag.Flag) { urlSet = urlSet || f.Name == "url" || f.Name == "u" })
+		if env := cli.URLFromEnv(getenv); env != "" && !urlSet {
+			err = cli.Errorf(cli.ExitUsage, "%v (from %s)", errors.Unwrap(err), env)
+		}
 		return c, err
 	}
 	c.URL = u
