@@ -11,6 +11,7 @@ import (
 
 	"github.com/sio-tools/sio/pkg/cli"
 	"github.com/sio-tools/sio/pkg/conn"
+	"github.com/sio-tools/sio/pkg/lines"
 )
 
 // acker sends with --ack: up to Window events in flight, each acknowledged
@@ -20,6 +21,10 @@ type acker struct {
 	cn     *conn.Conn
 	cfg    Config
 	stderr io.Writer
+	stdout io.Writer // with --reply
+
+	printer lines.Printer
+	outErr  error // writing a reply failed
 
 	results    ackQueue
 	inflight   []*flightItem // sent and not acknowledged, oldest first
@@ -34,6 +39,7 @@ type flightItem struct {
 	item
 	sent  time.Time
 	acked bool
+	reply []any // the acknowledgement's arguments, with --reply
 }
 
 type ackResult struct {
@@ -44,6 +50,7 @@ type ackResult struct {
 
 func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int, error)) error {
 	a.results.init()
+	a.printer.Format = a.cfg.Format
 	var endErr error
 	eof := false
 	tick := time.NewTicker(time.Second)
@@ -81,6 +88,9 @@ func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int,
 		case <-a.results.ready:
 			for _, r := range a.results.take() {
 				a.done(r)
+			}
+			if a.outErr != nil {
+				return a.undelivered(a.outErr, len(items))
 			}
 		case <-tick.C:
 			if len(a.inflight) == 0 || time.Since(a.inflight[0].sent) <= a.cfg.AckTimeout {
@@ -134,7 +144,9 @@ func (a *acker) done(r ackResult) {
 	if r.err != nil || r.f.acked {
 		return
 	}
-	if why, ok := ackError(r.args); ok {
+	if a.cfg.Reply {
+		r.f.reply = r.args // the handler's answer: data, whatever it says
+	} else if why, ok := ackError(r.args); ok {
 		if a.partial == 0 {
 			a.partialAt, a.partialWhy = r.f.line, why
 		}
@@ -143,9 +155,20 @@ func (a *acker) done(r ackResult) {
 	r.f.acked = true
 	n := 0
 	for n < len(a.inflight) && a.inflight[n].acked {
+		if a.cfg.Reply && a.outErr == nil {
+			a.printReply(a.inflight[n])
+		}
 		n++
 	}
 	a.inflight = a.inflight[n:]
+}
+
+// printReply prints an acknowledged line's reply, in input order (the
+// acknowledged prefix of the window).
+func (a *acker) printReply(f *flightItem) {
+	if _, err := a.stdout.Write(a.printer.Line(f.event, f.reply)); err != nil {
+		a.outErr = fmt.Errorf("write stdout: %v", err)
+	}
 }
 
 // reconnect waits for the connection to come back, then sends again every

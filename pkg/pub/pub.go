@@ -31,6 +31,8 @@ type Config struct {
 	ConnectTimeout time.Duration
 	RetryFor       time.Duration
 	Ack            bool
+	// Reply prints each acknowledgement's arguments on stdout (implies Ack).
+	Reply bool
 	Window         int
 	AckTimeout     time.Duration
 }
@@ -72,6 +74,10 @@ Options:
                             not acknowledged when the connection is lost are
                             sent again after reconnecting, in order (the
                             server must ack: sio-serve does)
+      --reply               request/reply (emitWithAck): as --ack, and print
+                            each acknowledgement's arguments on stdout, one
+                            line per input line in input order, in the -f
+                            format (a server's handler answers with them)
       --window N            lines sent and not yet confirmed by the server
                             (with --ack: not acknowledged) before reading
                             waits; a lost connection puts at most this many
@@ -106,6 +112,7 @@ Examples:
   tail -F app.log | sio-pub -e log --url http://127.0.0.1:31979/logs
   stream | translate | sio-pub -e final
   jq -c '.items[]' data.json | sio-pub -f json -e item
+  echo 42 | sio-pub -f json -e getUser --reply   # print the server's answer
   sio-sub -f envelope --url http://a:31979 | sio-pub -f envelope --url http://b:31979
 `
 
@@ -139,6 +146,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	cli.DurationVar(fs, &c.ConnectTimeout, "connect-timeout", 10*time.Second)
 	cli.DurationVar(fs, &c.RetryFor, "retry-for", 30*time.Second)
 	fs.BoolVar(&c.Ack, "ack", false, "")
+	fs.BoolVar(&c.Reply, "reply", false, "")
 	fs.IntVar(&c.Window, "window", 5000, "")
 	cli.DurationVar(fs, &c.AckTimeout, "ack-timeout", 30*time.Second)
 	var tlsFlags cli.TLSFlags
@@ -190,6 +198,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --retry-for: must not be negative", c.RetryFor)
 	}
 	c.Rooms = rooms
+	c.Ack = c.Ack || c.Reply
 	return c, nil
 }
 
@@ -197,7 +206,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 type item struct {
 	line  int
 	body  []byte // the event's JSON array, or nil for binary: event, args
-	event string
+	event string // the event's name (also with a body)
 	args  []any
 	err   error
 }
@@ -237,7 +246,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 
 	result := func() (int, error) { return invalid, firstBad }
 	if c.Ack {
-		a := &acker{cn: cn, cfg: c, stderr: stdio.Err}
+		a := &acker{cn: cn, cfg: c, stderr: stdio.Err, stdout: stdio.Out}
 		return a.run(ctx, items, result)
 	}
 	p := &publisher{cn: cn, cfg: c}
@@ -321,7 +330,7 @@ func encode(c Config, lim limit, n int, line []byte) (item, error) {
 	if size := lim.header + len(body); size > lim.max {
 		return item{}, fmt.Errorf("event is %d bytes as sent, over %s", size, lim.what)
 	}
-	return item{line: n, body: body}, nil
+	return item{line: n, body: body, event: ev}, nil
 }
 
 // largestBinary is the size of the largest binary value in v.

@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// replyServerJS is a Node socket.io server whose handlers answer: the
+// application sio-pub --reply is for (request/reply, emitWithAck).
+const replyServerJS = `
+const http = require("node:http");
+const { Server } = require("socket.io");
+const srv = http.createServer();
+const io = new Server(srv);
+io.on("connection", (s) => {
+  s.on("getUser", (id, cb) => {
+    if (id === 3) return; // no answer
+    cb({ id, name: "user" + id, z: 1, a: 2 });
+  });
+  s.on("pair", (x, cb) => cb(x, "two", 3));
+  s.on("bin", (x, cb) => cb(Buffer.from([1, 2, 3])));
+});
+srv.listen(0, "127.0.0.1", () =>
+  process.stderr.write("reply-server: listening on http://127.0.0.1:" + srv.address().port + "\n"));
+`
+
+var replyListening = regexp.MustCompile(`reply-server: listening on (http://[0-9.:]+)\n`)
+
+// sio-pub --reply prints each answer of the server's handlers, one line
+// per input line, in input order, in the -f format: objects as they came
+// (key order kept), several arguments as an array, binary as $binary; an
+// answer that never comes is exit 1 naming the line.
+func TestPubReply(t *testing.T) {
+	needPeer(t, "node")
+	p := startScript(t, procOpts{}, "node", replyServerJS)
+	url := p.stderr.waitFor(t, replyListening, 30*time.Second)[1]
+
+	for _, c := range []struct {
+		name, event, in, want string
+		args                  []string
+	}{
+		{"objects in order", "getUser", "1\n2\n", `{"id":1,"name":"user1","z":1,"a":2}` + "\n" + `{"id":2,"name":"user2","z":1,"a":2}` + "\n", nil},
+		{"several arguments", "pair", "\"x\"\n", `["x","two",3]` + "\n", nil},
+		{"binary", "bin", "0\n", `{"$binary":"AQID"}` + "\n", nil},
+		{"envelope", "pair", "1\n", `{"event":"pair","args":[1,"two",3]}` + "\n", []string{"--format", "envelope", "--event", "pair"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"--url", url, "--reply", "-f", "json", "-e", c.event}
+			in := c.in
+			if c.args != nil {
+				args = append([]string{"--url", url, "--reply"}, c.args...)
+				in = `{"event":"pair","data":1}` + "\n"
+			}
+			code, stdout, stderr := runCmd(t, []byte(in), time.Minute, "sio-pub", args...)
+			if code != 0 || stdout != c.want {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 0 and %q", code, stdout, stderr, c.want)
+			}
+		})
+	}
+	t.Run("no answer", func(t *testing.T) {
+		code, stdout, stderr := runCmd(t, []byte("1\n3\n"), time.Minute, "sio-pub",
+			"--url", url, "--reply", "-f", "json", "-e", "getUser", "--ack-timeout", "500ms")
+		if code != 1 || !strings.Contains(stderr, "line 2: no acknowledgement within 500ms") {
+			t.Errorf("exit %d, stderr %q; want 1 naming line 2", code, stderr)
+		}
+		if want := `{"id":1,"name":"user1","z":1,"a":2}` + "\n"; stdout != want {
+			t.Errorf("stdout %q, want the first answer only", stdout)
+		}
+	})
+}
