@@ -32,9 +32,9 @@ type Config struct {
 	RetryFor       time.Duration
 	Ack            bool
 	// Reply prints each acknowledgement's arguments on stdout (implies Ack).
-	Reply bool
-	Window         int
-	AckTimeout     time.Duration
+	Reply      bool
+	Window     int
+	AckTimeout time.Duration
 }
 
 const usage = `Usage: sio-pub [options] < lines
