@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -170,4 +172,78 @@ func (d *durationValue) Set(s string) error {
 	}
 	*d = durationValue(v)
 	return nil
+}
+
+// Repeated is a repeatable string flag whose values are taken whole (a
+// header's value may hold commas).
+type Repeated []string
+
+func (r *Repeated) String() string { return strings.Join(*r, "\n") }
+
+func (r *Repeated) Set(v string) error {
+	*r = append(*r, v)
+	return nil
+}
+
+// Handshake is what a client may add to its Socket.IO handshake, for
+// servers that ask for it: --auth, -H/--header, --query, --path.
+type Handshake struct {
+	auth    string
+	headers Repeated
+	query   Repeated
+	path    string
+}
+
+// HandshakeUsage is the usage of the Handshake flags.
+const HandshakeUsage = `      --auth JSON           a JSON object sent as the handshake auth (with
+                            --token and --room merged over it)
+  -H, --header 'N: V'       an HTTP header sent with the websocket handshake
+                            (repeatable)
+      --query K=V           a query parameter sent with the handshake
+                            (repeatable; also from the URL's own query)
+      --path P              the server's Socket.IO path (default /socket.io/)`
+
+// Register defines the flags on fs.
+func (h *Handshake) Register(fs *flag.FlagSet) {
+	fs.StringVar(&h.auth, "auth", "", "")
+	fs.Var(&h.headers, "H", "")
+	fs.Var(&h.headers, "header", "")
+	fs.Var(&h.query, "query", "")
+	fs.StringVar(&h.path, "path", "", "")
+}
+
+// Apply checks the flags' values and returns the auth, the headers and
+// the path, adding the query parameters to u.
+func (h *Handshake) Apply(u *url.URL) (auth map[string]any, header http.Header, path string, err error) {
+	if h.auth != "" {
+		if err := json.Unmarshal([]byte(h.auth), &auth); err != nil || auth == nil {
+			return nil, nil, "", Errorf(ExitUsage, "invalid value %q for --auth: want a JSON object", h.auth)
+		}
+	}
+	for _, v := range h.headers {
+		name, value, ok := strings.Cut(v, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, nil, "", Errorf(ExitUsage, "invalid value %q for --header: want 'Name: value'", v)
+		}
+		if header == nil {
+			header = http.Header{}
+		}
+		header.Add(name, strings.TrimSpace(value))
+	}
+	if len(h.query) > 0 {
+		q := u.Query()
+		for _, v := range h.query {
+			k, val, ok := strings.Cut(v, "=")
+			if !ok || k == "" {
+				return nil, nil, "", Errorf(ExitUsage, "invalid value %q for --query: want KEY=VALUE", v)
+			}
+			q.Add(k, val)
+		}
+		u.RawQuery = q.Encode()
+	}
+	if h.path != "" && !strings.HasPrefix(h.path, "/") {
+		return nil, nil, "", Errorf(ExitUsage, "invalid value %q for --path: want an absolute path such as /socket.io/", h.path)
+	}
+	return auth, header, h.path, nil
 }

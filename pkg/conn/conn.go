@@ -47,6 +47,8 @@ type Options struct {
 	Rooms []string
 	// Token, when set, is sent as "token" in the handshake auth.
 	Token string
+	// Auth is more of the handshake auth (Rooms and Token go over it).
+	Auth map[string]any
 	// TLS configures https and wss connections; nil for the defaults.
 	TLS *tls.Config
 	// ConnectTimeout bounds the first connection. Default 10 s.
@@ -163,6 +165,9 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		firstJoined: make(chan struct{}),
 		acks:        map[int64]func([]any, error){},
 		auth:        map[string]any{},
+	}
+	for k, v := range o.Auth {
+		c.auth[k] = v
 	}
 	c.dialer = &websocket.Dialer{
 		Proxy:            http.ProxyFromEnvironment,

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"sync"
 	"time"
@@ -19,11 +20,15 @@ import (
 
 // Config is what the flags say.
 type Config struct {
-	URL            *url.URL
-	Event          string
-	Format         lines.Format
-	Rooms          []string
-	Token          string
+	URL    *url.URL
+	Event  string
+	Format lines.Format
+	Rooms  []string
+	Token  string
+	// Auth, Header and Path add to the handshake (cli.Handshake).
+	Auth           map[string]any
+	Header         http.Header
+	Path           string
 	TLS            *tls.Config
 	MaxBytes       int
 	SkipInvalid    bool
@@ -68,6 +73,7 @@ Options:
                             when full, reading stops until reconnected
       --connect-timeout D   give up the first connection after D (default 10s)
 ` + cli.TLSUsage + `
+` + cli.HandshakeUsage + `
       --retry-for D         after the connection is lost, keep trying to
                             reconnect for D (default 30s)
       --ack                 ask the server to acknowledge each event; events
@@ -151,6 +157,8 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	cli.DurationVar(fs, &c.AckTimeout, "ack-timeout", 30*time.Second)
 	var tlsFlags cli.TLSFlags
 	tlsFlags.Register(fs)
+	var hs cli.Handshake
+	hs.Register(fs)
 	if err := cli.Parse(fs, usage, args, stdout); err != nil {
 		return c, err
 	}
@@ -168,6 +176,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		return c, err
 	}
 	c.URL = u
+	if c.Auth, c.Header, c.Path, err = hs.Apply(c.URL); err != nil {
+		return c, err
+	}
 	if c.Format, err = lines.ParseFormat(format); err != nil {
 		return c, cli.Errorf(cli.ExitUsage, "%v", err)
 	}
@@ -218,6 +229,9 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		Rooms:          c.Rooms,
 		Token:          c.Token,
 		TLS:            c.TLS,
+		Auth:           c.Auth,
+		Header:         c.Header,
+		Path:           c.Path,
 		ConnectTimeout: c.ConnectTimeout,
 		Reconnect:      true,
 	})

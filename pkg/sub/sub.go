@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"sync"
@@ -24,14 +25,18 @@ import (
 
 // Config is what the flags say.
 type Config struct {
-	URL            *url.URL
-	Events         []string
-	Format         lines.Format
-	Verbose        bool
-	Count          int
-	Timeout        time.Duration
-	Rooms          []string
-	Token          string
+	URL     *url.URL
+	Events  []string
+	Format  lines.Format
+	Verbose bool
+	Count   int
+	Timeout time.Duration
+	Rooms   []string
+	Token   string
+	// Auth, Header and Path add to the handshake (cli.Handshake).
+	Auth           map[string]any
+	Header         http.Header
+	Path           string
 	TLS            *tls.Config
 	NoReconnect    bool
 	Strict         bool
@@ -74,6 +79,7 @@ Options:
                             gap is reported on stderr and printing goes on
       --connect-timeout D   give up the first connection after D (default 10s)
 ` + cli.TLSUsage + `
+` + cli.HandshakeUsage + `
   -h, --help                show this help
       --version             print the version (and the Go and Socket.IO library versions)
 
@@ -142,6 +148,8 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	cli.DurationVar(fs, &c.ConnectTimeout, "connect-timeout", 10*time.Second)
 	var tlsFlags cli.TLSFlags
 	tlsFlags.Register(fs)
+	var hs cli.Handshake
+	hs.Register(fs)
 	if err := cli.Parse(fs, usage, args, stdout); err != nil {
 		return c, err
 	}
@@ -159,6 +167,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		return c, err
 	}
 	c.URL = u
+	if c.Auth, c.Header, c.Path, err = hs.Apply(c.URL); err != nil {
+		return c, err
+	}
 	if c.Format, err = lines.ParseFormat(format); err != nil {
 		return c, cli.Errorf(cli.ExitUsage, "%v", err)
 	}
@@ -209,6 +220,9 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		Rooms:          c.Rooms,
 		Token:          c.Token,
 		TLS:            c.TLS,
+		Auth:           c.Auth,
+		Header:         c.Header,
+		Path:           c.Path,
 		ConnectTimeout: c.ConnectTimeout,
 		Reconnect:      !c.NoReconnect,
 		OnEvent: func(name string, args []any) {
