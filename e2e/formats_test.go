@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +243,30 @@ func TestBridgeKeepsEverything(t *testing.T) {
 	}
 	if len(gotA) != 5 || !strings.Contains(gotA[1], `{"$binary":"AAEC/w=="}`) {
 		t.Errorf("A printed %q", gotA)
+	}
+}
+
+// -m sends one event from the command line, whole (a text message may
+// hold newlines), and --file reads the lines from a file.
+func TestPubMessageAndFile(t *testing.T) {
+	srv := serve(t, "-q")
+	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-e", "m")
+	srv.waitClients(t, 1)
+	if code, _, stderr := runCmd(t, nil, time.Minute, "sio-pub", "--url", srv.URL, "-e", "m", "-m", "one\ntwo"); code != 0 {
+		t.Fatalf("-m: exit %d: %s", code, stderr)
+	}
+	f := filepath.Join(t.TempDir(), "lines")
+	if err := os.WriteFile(f, []byte("a\nb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCmd(t, nil, time.Minute, "sio-pub", "--url", srv.URL, "-e", "m", "--file", f); code != 0 {
+		t.Fatalf("--file: exit %d: %s", code, stderr)
+	}
+	if got, want := sub.stdout.waitLines(t, 3, 20*time.Second), []string{`one\ntwo`, "a", "b"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("sio-sub printed %q, want %q", got, want)
+	}
+	code, _, stderr := runCmd(t, nil, time.Minute, "sio-pub", "--url", srv.URL, "--file", filepath.Join(t.TempDir(), "none"))
+	if code != 2 || !strings.Contains(stderr, "no such file") {
+		t.Errorf("--file of a missing file: exit %d, stderr %q; want 2", code, stderr)
 	}
 }

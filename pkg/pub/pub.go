@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -36,6 +37,10 @@ type Config struct {
 	ConnectTimeout time.Duration
 	RetryFor       time.Duration
 	Ack            bool
+	// Message, when set, is the one event's line (-m); File the file the
+	// lines are read from instead of stdin.
+	Message *string
+	File    string
 	// Reply prints each acknowledgement's arguments on stdout (implies Ack).
 	Reply      bool
 	Window     int
@@ -48,6 +53,10 @@ Read stdin, one line per event, and emit each to a Socket.IO server.
 At end of input it exits only after every line reached the server.
 
 Options:
+  -m, --message MSG         send MSG as the one event (in the -f format; a
+                            text MSG may hold newlines) instead of reading
+                            stdin
+      --file F              read the lines from file F instead of stdin
   -e, --event NAME          event name (default "message")
   -f, --format FORMAT       how a line stands for an event (default text):
                               text      the line, without its newline, as
@@ -119,6 +128,7 @@ Examples:
   stream | translate | sio-pub -e final
   jq -c '.items[]' data.json | sio-pub -f json -e item
   echo 42 | sio-pub -f json -e getUser --reply   # print the server's answer
+  sio-pub -e alert -m 'disk full on db1'
   sio-sub -f envelope --url http://a:31979 | sio-pub -f envelope --url http://b:31979
 `
 
@@ -153,6 +163,11 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	cli.DurationVar(fs, &c.RetryFor, "retry-for", 30*time.Second)
 	fs.BoolVar(&c.Ack, "ack", false, "")
 	fs.BoolVar(&c.Reply, "reply", false, "")
+	var message string
+	for _, n := range []string{"m", "message"} {
+		fs.StringVar(&message, n, "", "")
+	}
+	fs.StringVar(&c.File, "file", "", "")
 	fs.IntVar(&c.Window, "window", 5000, "")
 	cli.DurationVar(fs, &c.AckTimeout, "ack-timeout", 30*time.Second)
 	var tlsFlags cli.TLSFlags
@@ -210,6 +225,14 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	}
 	c.Rooms = rooms
 	c.Ack = c.Ack || c.Reply
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "m" || f.Name == "message" {
+			c.Message = &message
+		}
+	})
+	if c.Message != nil && c.File != "" {
+		return c, cli.Errorf(cli.ExitUsage, "-m and --file do not go together")
+	}
 	return c, nil
 }
 
@@ -222,8 +245,17 @@ type item struct {
 	err   error
 }
 
-// Run reads stdin and publishes until EOF, an error, or ctx ends.
+// Run reads stdin (or the -m message, or --file) and publishes until EOF,
+// an error, or ctx ends.
 func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
+	if c.File != "" {
+		f, err := os.Open(c.File)
+		if err != nil {
+			return cli.Errorf(cli.ExitUsage, "--file %s: %v", c.File, errors.Unwrap(err))
+		}
+		defer f.Close()
+		stdio.In = f
+	}
 	cn, err := conn.Dial(ctx, conn.Options{
 		URL:            c.URL,
 		Rooms:          c.Rooms,
@@ -271,6 +303,18 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 // that carries an error.
 func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<- item, invalid *int, firstBad *error) {
 	defer close(items)
+	if c.Message != nil {
+		// One event, the message whole: not split into lines.
+		it, err := encode(c, lim, 1, []byte(*c.Message))
+		if err != nil {
+			it = item{err: &cli.Error{Code: cli.ExitData, Err: fmt.Errorf("-m: %v", err)}}
+		}
+		select {
+		case items <- it:
+		case <-ctx.Done():
+		}
+		return
+	}
 	// A line may be longer than its event as sent (an envelope's keys,
 	// base64 for binary): the limit is checked on the event (encode);
 	// this one only bounds what is read.
