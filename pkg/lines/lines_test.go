@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readAll(t *testing.T, in string, max int) (got []string, errs []string) {
@@ -221,6 +222,20 @@ func BenchmarkReader(b *testing.B) {
 			if _, err := r.Next(); err != nil {
 				break
 			}
+		}
+	}
+}
+
+func TestPrinterTime(t *testing.T) {
+	at := time.Date(2026, 11, 30, 5, 6, 7, 891_000_000, time.FixedZone("X", 3600))
+	for f, want := range map[Format]string{
+		Text:     "2026-11-30T04:06:07.891Z hi\n",
+		JSON:     "2026-11-30T04:06:07.891Z \"hi\"\n",
+		Envelope: `{"event":"e","time":"2026-11-30T04:06:07.891Z","data":"hi"}` + "\n",
+	} {
+		p := Printer{Format: f, Time: at}
+		if got := string(p.Line("e", []any{"hi"})); got != want {
+			t.Errorf("%v: %q, want %q", f, got, want)
 		}
 	}
 }

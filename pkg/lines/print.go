@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"time"
 )
 
 // Printer formats events as lines. It reuses its buffer: the slice Line
@@ -13,6 +14,10 @@ type Printer struct {
 	Format Format
 	// Verbose prefixes the event name and a space (text and json).
 	Verbose bool
+	// Time, when set, is when the event arrived: text and json lines get
+	// it first (RFC 3339, UTC, milliseconds) and a space; envelopes get a
+	// "time" field.
+	Time time.Time
 
 	buf bytes.Buffer
 	enc *json.Encoder
@@ -25,6 +30,14 @@ func (p *Printer) Line(event string, args []any) []byte {
 		p.enc.SetEscapeHTML(false)
 	}
 	p.buf.Reset()
+	var stamp string
+	if !p.Time.IsZero() {
+		stamp = p.Time.UTC().Format(TimeLayout)
+		if p.Format != Envelope {
+			p.buf.WriteString(stamp)
+			p.buf.WriteByte(' ')
+		}
+	}
 	if p.Verbose && p.Format != Envelope {
 		p.buf.WriteString(event)
 		p.buf.WriteByte(' ')
@@ -47,9 +60,9 @@ func (p *Printer) Line(event string, args []any) []byte {
 		p.json(data(args))
 	case Envelope:
 		if len(args) == 1 {
-			p.json(dataEnvelope{event, toJSON(args[0])})
+			p.json(dataEnvelope{event, stamp, toJSON(args[0])})
 		} else {
-			p.json(argsEnvelope{event, data(args)})
+			p.json(argsEnvelope{event, stamp, data(args)})
 		}
 	}
 	return p.buf.Bytes()
@@ -75,13 +88,18 @@ func AsString(a any) (string, bool) {
 // The envelopes as printed: "event" first.
 type dataEnvelope struct {
 	Event string `json:"event"`
+	Time  string `json:"time,omitempty"`
 	Data  any    `json:"data"`
 }
 
 type argsEnvelope struct {
 	Event string `json:"event"`
+	Time  string `json:"time,omitempty"`
 	Args  any    `json:"args"`
 }
+
+// TimeLayout is how Printer writes Time: RFC 3339 with milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // data is what stands for the arguments: the one argument, or all of them
 // as an array.

@@ -29,10 +29,12 @@ type Config struct {
 	Events  []string
 	Format  lines.Format
 	Verbose bool
-	Count   int
-	Timeout time.Duration
-	Rooms   []string
-	Token   string
+	// Timestamp prefixes each line with the time the event arrived.
+	Timestamp bool
+	Count     int
+	Timeout   time.Duration
+	Rooms     []string
+	Token     string
 	// Auth, Header and Path add to the handshake (cli.Handshake).
 	Auth           map[string]any
 	Header         http.Header
@@ -62,6 +64,9 @@ Options:
                                         what sio-pub -f envelope reads
   -v, --verbose             prefix each line with the event name and a space
                             (text and json)
+  -t, --timestamp           prefix each line with the time the event arrived
+                            (RFC 3339, UTC, ms) and a space; with -f
+                            envelope, a "time" field
   -C, --count N             exit 0 after N events
   -W, --timeout D           exit 124 when no event arrived for D (e.g. 5s)
   -u, --url URL             server URL, http(s):// or ws(s):// (http:// when
@@ -130,6 +135,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	for _, n := range []string{"v", "verbose"} {
 		fs.BoolVar(&c.Verbose, n, false, "")
 	}
+	for _, n := range []string{"t", "timestamp"} {
+		fs.BoolVar(&c.Timestamp, n, false, "")
+	}
 	for _, n := range []string{"C", "count"} {
 		fs.IntVar(&c.Count, n, 0, "")
 	}
@@ -192,6 +200,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 type item struct {
 	name  string
 	args  []any
+	at    time.Time // when it arrived, with -t
 	state *conn.State
 }
 
@@ -229,7 +238,11 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 			if len(want) > 0 && !want[name] {
 				return
 			}
-			put(item{name: name, args: args})
+			it := item{name: name, args: args}
+			if c.Timestamp {
+				it.at = time.Now()
+			}
+			put(it)
 		},
 		OnState: func(s conn.State) { put(item{state: &s}) },
 	})
@@ -268,6 +281,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 				}
 				continue
 			}
+			p.Time = it.at
 			if err := out.write(p.Line(it.name, it.args), len(items) == 0); err != nil {
 				return writeError(err)
 			}
