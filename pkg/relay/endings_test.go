@@ -5,11 +5,13 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/sio-tools/sio/pkg/relay"
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 )
 
 // A long-polling session that must end does, and every GET it holds is
@@ -159,4 +161,42 @@ func TestWebsocketClosingHandshake(t *testing.T) {
 			t.Fatalf("the answer to a close 1000: %v", err)
 		}
 	})
+}
+
+// A client that answers every ping keeps its connection, also when its
+// pong is read before the engine armed the timer that the pong clears (it
+// sends the ping, then arms the timer, on one goroutine; the test holds
+// that goroutine in between for 60 ms, as a busy machine does). Without
+// the relay's heartbeat mend, the timer fired 100 ms later and closed the
+// connection with "ping timeout".
+func TestHeartbeatPongBeforeTimer(t *testing.T) {
+	_, base := serverWith(t, relay.Options{PingInterval: 200 * time.Millisecond, PingTimeout: 100 * time.Millisecond,
+		ConnectTimeout: time.Minute})
+	var held atomic.Bool
+	relay.SetSendHook(func(ps []*packet.Packet) func() {
+		if len(ps) == 1 && ps[0].Type == packet.PING && !held.Swap(true) {
+			return func() { time.Sleep(60 * time.Millisecond) }
+		}
+		return nil
+	})
+	t.Cleanup(func() { relay.SetSendHook(nil) })
+	ws := rawDial(t, websocket.DefaultDialer, base)
+	defer ws.Close()
+	pings := 0
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		_ = ws.SetReadDeadline(time.Now().Add(time.Second))
+		_, m, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d pings answered at once: %v", pings, err)
+		}
+		if string(m) == "2" {
+			pings++
+			if err := ws.WriteMessage(websocket.TextMessage, []byte("3")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !held.Load() || pings < 3 {
+		t.Fatalf("%d pings, held %v: the test did not run as meant", pings, held.Load())
+	}
 }

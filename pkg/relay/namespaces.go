@@ -2,10 +2,13 @@ package relay
 
 import (
 	"reflect"
+	"sync/atomic"
 	"unsafe"
 
+	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
+	"github.com/zishang520/socket.io/v3/pkg/utils"
 )
 
 // libraryNamespaces returns the library's map of the namespaces it serves,
@@ -52,4 +55,19 @@ func dropPid(s *socket.Socket) bool {
 	}
 	*(*string)(unsafe.Pointer(f.UnsafeAddr())) = ""
 	return true
+}
+
+// clearPingTimeout stops an engine connection's ping timeout timer (the
+// library keeps it unexported; see heartbeat). It does nothing if the
+// library no longer has it where it had.
+func clearPingTimeout(conn engine.Socket) {
+	v := reflect.ValueOf(conn)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return
+	}
+	f := v.Elem().FieldByName("pingTimeoutTimer")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[atomic.Pointer[utils.Timer]]() {
+		return
+	}
+	utils.ClearTimeout((*atomic.Pointer[utils.Timer])(unsafe.Pointer(f.UnsafeAddr())).Load())
 }
