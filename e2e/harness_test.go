@@ -168,6 +168,12 @@ func startPath(t *testing.T, o procOpts, path string, args ...string) *proc {
 		s := p.stderr.String()
 		if strings.Contains(s, "panic:") || strings.Contains(s, "WARNING: DATA RACE") {
 			t.Errorf("%s stderr shows a race or panic:\n%s", name, s)
+		} else if t.Failed() && s != "" {
+			// What each process said, to tell why the test failed.
+			if len(s) > 8000 {
+				s = "...\n" + s[len(s)-8000:]
+			}
+			t.Logf("%s %v stderr:\n%s", name, args, s)
 		}
 	})
 	return p

@@ -23,19 +23,26 @@ io.on("connection", (s) => {
   s.on("bin", (x, cb) => cb(Buffer.from([1, 2, 3])));
 });
 srv.listen(0, "127.0.0.1", () =>
-  process.stderr.write("reply-server: listening on http://127.0.0.1:" + srv.address().port + "\n"));
+  process.stderr.write("app: listening on http://127.0.0.1:" + srv.address().port + "\n"));
 `
 
-var replyListening = regexp.MustCompile(`reply-server: listening on (http://[0-9.:]+)\n`)
+var appListening = regexp.MustCompile(`app: listening on (http://[0-9.:]+)\n`)
+
+// startApp starts a Node socket.io application server, a script that
+// prints "app: listening on URL" once it listens, and returns its URL.
+func startApp(t *testing.T, script string) string {
+	t.Helper()
+	needPeer(t, "node")
+	p := startScript(t, procOpts{}, "node", script)
+	return p.stderr.waitFor(t, appListening, 30*time.Second)[1]
+}
 
 // sio-pub --reply prints each answer of the server's handlers, one line
 // per input line, in input order, in the -f format: objects as they came
 // (key order kept), several arguments as an array, binary as $binary; an
 // answer that never comes is exit 1 naming the line.
 func TestPubReply(t *testing.T) {
-	needPeer(t, "node")
-	p := startScript(t, procOpts{}, "node", replyServerJS)
-	url := p.stderr.waitFor(t, replyListening, 30*time.Second)[1]
+	url := startApp(t, replyServerJS)
 
 	for _, c := range []struct {
 		name, event, in, want string
