@@ -52,9 +52,17 @@ func (j *joins) received(p *packet.Packet) {
 		return
 	}
 	j.mu.Unlock()
+	// No CONNECT for it came first: the library closes the connection at
+	// once ("invalid state"), as it should.
+	j.wait(nsp)
+}
+
+// wait blocks while a join of nsp is under way, up to joinWait.
+func (j *joins) wait(nsp string) {
+	j.mu.Lock()
+	ch := j.settled[nsp]
+	j.mu.Unlock()
 	if ch == nil || isClosed(ch) {
-		// No CONNECT for it came first: the library closes the
-		// connection at once ("invalid state"), as it should.
 		return
 	}
 	t := time.NewTimer(joinWait)

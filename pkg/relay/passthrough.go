@@ -103,9 +103,17 @@ func (r *Relay) passthrough(sid string, msg []byte) bool {
 	if !ok {
 		return false
 	}
-	from := c.(*connState).senders.get(nsp)
+	st := c.(*connState)
+	from := st.senders.get(nsp)
 	if from == nil {
-		return false
+		// A socket still joining (its CONNECT answer may be out): its
+		// first events wait for the join, as the library's would, and
+		// then pass through as sent. Handed to the library, they were
+		// decoded and encoded again (keys sorted, numbers respelled).
+		st.joins.wait(string(nsp))
+		if from = st.senders.get(nsp); from == nil {
+			return false
+		}
 	}
 	r.bytesIn.Add(len(msg))
 	from.s.Enqueue(func() {

@@ -438,9 +438,10 @@ func (r *Relay) onConnection(args ...any) {
 		return
 	}
 	// The library has recorded the join now: the client's packets for
-	// the namespace may go on.
+	// the namespace may go on, once the relay has recorded it too (the
+	// passthrough looks for the sender).
 	if c, ok := r.conns.Load(s.Conn().Id()); ok {
-		c.(*connState).joins.done(s.Nsp().Name())
+		defer c.(*connState).joins.done(s.Nsp().Name())
 	}
 	if r.closed.Load() {
 		s.Disconnect(false)
