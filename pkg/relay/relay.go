@@ -351,7 +351,8 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	if r.perAddress != nil && !req.URL.Query().Has("sid") {
+	sid := req.URL.Query().Get("sid") // once: the library parses it again
+	if r.perAddress != nil && sid == "" {
 		reason, done := r.perAddress.admit(req.RemoteAddr)
 		if reason != "" {
 			r.Refused(reason)
@@ -364,7 +365,7 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
 		w = &forgetAfterHijack{w}
 	} else if req.Method == http.MethodGet {
-		if sid := req.URL.Query().Get("sid"); sid != "" {
+		if sid != "" {
 			r.upgrades.settle(r.io.Engine(), sid)
 		}
 		var done func()
