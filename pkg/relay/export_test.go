@@ -44,3 +44,20 @@ func PollWaiting(r *Relay, sid string) bool {
 	s, ok := r.io.Engine().Clients().Load(sid)
 	return ok && s.Transport().Name() == "polling" && s.Transport().Writable()
 }
+
+// SetHandOverRounds sets the batches a sender hands over before a
+// goroutine of its own takes over, and returns a function that restores it.
+func SetHandOverRounds(n int) func() {
+	old := maxRounds
+	maxRounds = n
+	return func() { maxRounds = old }
+}
+
+// HandOffs returns how often a goroutine of its own took over handing the
+// events of namespace nsp to their recipients.
+func HandOffs(r *Relay, nsp string) int {
+	l := r.recovery.log(nsp)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.handOffs
+}

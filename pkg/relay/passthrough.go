@@ -3,7 +3,6 @@ package relay
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -117,10 +116,11 @@ func (r *Relay) passthrough(sid string, msg []byte) bool {
 	}
 	r.bytesIn.Add(len(msg))
 	from.s.Enqueue(func() {
-		r.forward(from, msg)
+		var then func()
 		if ack >= 0 {
-			r.afterWritten(from, func(lost, all int) { r.answerAck(from, ack, lost, all) })
+			then = func() { r.afterWritten(from, func(lost, all int) { r.answerAck(from, ack, lost, all) }) }
 		}
+		r.forward(from, msg, then)
 	})
 	return true
 }
@@ -160,7 +160,7 @@ func ackedEvent(msg []byte) (plain []byte, id int64, ok bool) {
 func (r *Relay) answerAck(from *sender, id int64, lost, all int) {
 	args := "[]"
 	if lost > 0 {
-		msg, _ := json.Marshal(fmt.Sprintf("not delivered to %d of %d receivers: their connection was lost before it was written to them", lost, all))
+		msg, _ := json.Marshal(notDelivered(lost, all))
 		args = `[{"error":` + string(msg) + `}]`
 	}
 	pkt := "3"
@@ -179,7 +179,7 @@ func (r *Relay) answerAck(from *sender, id int64, lost, all int) {
 // The sender may have disconnected since it sent the event (sio-pub does,
 // once the server has read everything): its events are relayed all the
 // same, as the library relays the ones it decoded.
-func (r *Relay) forward(from *sender, msg []byte) {
+func (r *Relay) forward(from *sender, msg []byte, then func()) {
 	r.events.Inc()
 	r.broadcast(from, func(offset string) outgoing {
 		frame := msg
@@ -191,7 +191,7 @@ func (r *Relay) forward(from *sender, msg []byte) {
 		// The Socket.IO packet, for transports that frame it themselves
 		// (polling); the library copies it for each recipient.
 		return outgoing{[]types.BufferInterface{types.NewStringBuffer(frame[1:])}, opts}
-	})
+	}, then)
 }
 
 // withOffset appends offset, as a last string argument, to a plain event

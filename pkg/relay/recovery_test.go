@@ -432,3 +432,81 @@ func TestRecoveryPidOnlyForClientsThatAsk(t *testing.T) {
 		ws.Close()
 	}
 }
+
+// With recovery, events from many senders at once reach every receiver in
+// the order of their numbers (a receiver's last number is what it has
+// seen: one out of order would be missed or doubled by a resume), every
+// one once, also when the sender that hands the events over gives way to
+// a goroutine of its own after each batch.
+func TestRecoveryOrderWithManySenders(t *testing.T) {
+	defer relay.SetHandOverRounds(1)()
+	const senders, each = 8, 2000
+	r, base := recoverServer(t)
+	subs := []*websocket.Conn{rawJoin(t, base), rawJoin(t, base)}
+	pubs := make([]*websocket.Conn, senders)
+	for i := range pubs {
+		pubs[i] = rawJoin(t, base)
+	}
+	waitClients(t, r, senders+2)
+	results := make(chan string, len(subs))
+	for _, ws := range subs {
+		go func() { results <- readInOrder(ws, senders*each) }()
+	}
+	var wg sync.WaitGroup
+	for i, ws := range pubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range each {
+				m := `42["n","` + strconv.Itoa(i) + "." + strconv.Itoa(n) + `"]`
+				if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for range subs {
+		if err := <-results; err != "" {
+			t.Error(err)
+		}
+	}
+	if relay.HandOffs(r, "/") == 0 {
+		t.Error("no goroutine of its own took over handing the events over: the test did not test that")
+	}
+}
+
+// readInOrder reads n events from a receiver and says what is wrong with
+// them: numbers not increasing, or a sender's events out of order.
+func readInOrder(ws *websocket.Conn, n int) string {
+	last := uint64(0)
+	next := map[string]int{}
+	for got := 0; got < n; {
+		_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, m, err := ws.ReadMessage()
+		if err != nil {
+			return "after " + strconv.Itoa(got) + " events: " + err.Error()
+		}
+		if string(m) == "2" {
+			_ = ws.WriteMessage(websocket.TextMessage, []byte("3"))
+			continue
+		}
+		var args []string
+		if !strings.HasPrefix(string(m), "42") || json.Unmarshal(m[2:], &args) != nil || len(args) != 3 {
+			return "unexpected message " + string(m)
+		}
+		off, err := strconv.ParseUint(args[2], 10, 64)
+		if err != nil || off <= last {
+			return "offset " + args[2] + " after " + strconv.FormatUint(last, 10)
+		}
+		last = off
+		from, num, _ := strings.Cut(args[1], ".")
+		if num != strconv.Itoa(next[from]) {
+			return "sender " + from + ": event " + num + ", want " + strconv.Itoa(next[from])
+		}
+		next[from]++
+		got++
+	}
+	return ""
+}

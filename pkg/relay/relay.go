@@ -601,26 +601,37 @@ func (r *Relay) relay(from *sender, args []any) {
 			r.log.Warn("dropped event", "id", s.Id(), "event", ev, "err", err)
 			return
 		}
-	} else {
-		r.broadcast(from, func(offset string) outgoing {
-			data := args
-			if offset != "" {
-				data = append(args[:len(args):len(args)], offset)
-			}
-			return encodeEvent(s.Nsp().Name(), data)
-		})
+		if ack != nil {
+			r.afterWritten(from, func(lost, all int) { answer(ack, lost, all) })
+		}
+		return
 	}
+	var then func()
 	if ack != nil {
-		r.afterWritten(from, func(lost, all int) {
-			if lost == 0 {
-				ack(nil, nil)
-				return
-			}
-			ack([]any{map[string]any{
-				"error": fmt.Sprintf("not delivered to %d of %d receivers: their connection was lost before it was written to them", lost, all),
-			}}, nil)
-		})
+		then = func() { r.afterWritten(from, func(lost, all int) { answer(ack, lost, all) }) }
 	}
+	r.broadcast(from, func(offset string) outgoing {
+		data := args
+		if offset != "" {
+			data = append(args[:len(args):len(args)], offset)
+		}
+		return encodeEvent(s.Nsp().Name(), data)
+	}, then)
+}
+
+// answer answers an event's ack once it was written to its receivers,
+// lost of all of them gone before.
+func answer(ack socket.Ack, lost, all int) {
+	if lost == 0 {
+		ack(nil, nil)
+		return
+	}
+	ack([]any{map[string]any{"error": notDelivered(lost, all)}}, nil)
+}
+
+// notDelivered is the error an ack carries when receivers were lost.
+func notDelivered(lost, all int) string {
+	return fmt.Sprintf("not delivered to %d of %d receivers: their connection was lost before it was written to them", lost, all)
 }
 
 // encodeEvent encodes an EVENT packet (BINARY_EVENT when data holds
