@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 GOFLAGS ?=
 
-.PHONY: all assets build screenshot peers test race lint bench soak demo clean
+.PHONY: all assets build screenshot peers test race lint bench soak hostile demo clean
 
 all: build
 
@@ -55,6 +55,11 @@ bench: build
 # (default 10m); arguments for it in SOAK_ARGS.
 soak: build
 	scripts/soak.sh $(SOAK_ARGS)
+
+# The hostile inputs of docs/HOSTILE.md against sio-serve and the official
+# Node server side by side, with honest clients listening: one table.
+hostile: peers assets
+	SIO_SIDE_BY_SIDE=1 $(GO) test -count=1 -run 'TestHostileSideBySide$$' -v ./e2e/ | sed -n '/^ *| /s/^ *//p'
 
 # docs/viewer.png, the README's screenshot, from the viewer's browser test.
 screenshot: assets

@@ -81,30 +81,6 @@ func TestPoisonNeverReachesClients(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("fuzz seed %d", seed)
 	rnd := rand.New(rand.NewPCG(seed, 1))
-	bases := []string{`2["a","b",{"c":[1,2.5,null,true]}]`, `2/x,["a"]`, `212["a",1]`, `312["a"]`,
-		`51-["a",` + ph(0) + `]`, `52-["a",[` + ph(1) + `,` + ph(0) + `]]`, `0`, `0/x,`, `1`}
-	mutate := func(s string) []byte {
-		b := []byte(s)
-		for range 1 + rnd.IntN(3) {
-			i := rnd.IntN(len(b) + 1)
-			switch rnd.IntN(4) {
-			case 0: // replace
-				if i < len(b) {
-					b[i] = "[]{}\",:-0123456789_/\\ \x00\xff"[rnd.IntN(24)]
-				}
-			case 1: // insert
-				b = append(b[:i], append([]byte{`"[]{},:-019`[rnd.IntN(11)]}, b[i:]...)...)
-			case 2: // delete
-				if i < len(b) {
-					b = append(b[:i], b[i+1:]...)
-				}
-			case 3: // duplicate a piece
-				j := min(len(b), i+rnd.IntN(8))
-				b = append(b[:j], append(append([]byte(nil), b[i:j]...), b[j:]...)...)
-			}
-		}
-		return b
-	}
 	var ws *websocket.Conn
 	dead := make(chan struct{})
 	closed, sent := 0, 0
@@ -127,7 +103,7 @@ func TestPoisonNeverReachesClients(t *testing.T) {
 				}
 			}(ws, dead)
 		}
-		msg := mutate(bases[rnd.IntN(len(bases))])
+		msg := mutate(rnd, fuzzBases[rnd.IntN(len(fuzzBases))])
 		switch {
 		case rnd.IntN(10) == 0: // as a binary frame
 			_ = ws.WriteMessage(websocket.BinaryMessage, msg)
@@ -164,7 +140,7 @@ func TestPoisonNeverReachesClients(t *testing.T) {
 		}
 		var payload []string
 		for range 1 + rnd.IntN(3) {
-			payload = append(payload, "4"+string(mutate(bases[rnd.IntN(len(bases))])))
+			payload = append(payload, "4"+string(mutate(rnd, fuzzBases[rnd.IntN(len(fuzzBases))])))
 		}
 		resp, err := client.Post(pollURL, "text/plain;charset=UTF-8", strings.NewReader(strings.Join(payload, "\x1e")))
 		if err != nil {
@@ -298,4 +274,35 @@ func pollJoinE2E(t *testing.T, client *http.Client, base string) string {
 	}
 	resp.Body.Close()
 	return u
+}
+
+// fuzzBases are the Socket.IO packets (without the Engine.IO "4") the
+// fuzz streams mutate.
+var fuzzBases = []string{`2["a","b",{"c":[1,2.5,null,true]}]`, `2/x,["a"]`, `212["a",1]`, `312["a"]`,
+	`51-["a",` + placeholder(0) + `]`, `52-["a",[` + placeholder(1) + `,` + placeholder(0) + `]]`, `0`, `0/x,`, `1`}
+
+func placeholder(n int) string { return fmt.Sprintf(`{"_placeholder":true,"num":%d}`, n) }
+
+// mutate changes one to three bytes or pieces of s.
+func mutate(rnd *rand.Rand, s string) []byte {
+	b := []byte(s)
+	for range 1 + rnd.IntN(3) {
+		i := rnd.IntN(len(b) + 1)
+		switch rnd.IntN(4) {
+		case 0: // replace
+			if i < len(b) {
+				b[i] = "[]{}\",:-0123456789_/\\ \x00\xff"[rnd.IntN(24)]
+			}
+		case 1: // insert
+			b = append(b[:i], append([]byte{`"[]{},:-019`[rnd.IntN(11)]}, b[i:]...)...)
+		case 2: // delete
+			if i < len(b) {
+				b = append(b[:i], b[i+1:]...)
+			}
+		case 3: // duplicate a piece
+			j := min(len(b), i+rnd.IntN(8))
+			b = append(b[:j], append(append([]byte(nil), b[i:j]...), b[j:]...)...)
+		}
+	}
+	return b
 }
