@@ -61,3 +61,13 @@ func HandOffs(r *Relay, nsp string) int {
 	defer l.mu.Unlock()
 	return l.handOffs
 }
+
+// Logs returns the number of namespaces whose events recovery numbers.
+func Logs(r *Relay) int {
+	n := 0
+	r.recovery.logs.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// KeptBytes returns the bytes recovery keeps, events and their overhead.
+func KeptBytes(r *Relay) int64 { return r.recovery.bytes.Load() }

@@ -59,6 +59,9 @@ type recovery struct {
 	// gone is signalled (closed and replaced) whenever a live socket
 	// went (its session, if any, is kept by then).
 	gone chan struct{}
+
+	expiry  *time.Timer // trims every log now and then (expire)
+	stopped bool        // under mu: Relay.Close stopped the expiry
 }
 
 // noOffset is what a client that got no event in its session sends as its
@@ -104,6 +107,8 @@ type eventLog struct {
 	entries  entries // oldest first
 	next     uint64  // the number of the next event; the first is 1
 	catching map[socket.SocketId]catchUp
+	touched  int64 // unix nanoseconds: the last event, join or kept session
+	dead     bool  // forgotten by expire
 
 	// The events numbered and kept, not yet handed to their recipients,
 	// in order (see broadcast).
@@ -244,7 +249,7 @@ func (rc *recovery) log(nsp string) *eventLog {
 	if l, ok := rc.logs.Load(nsp); ok {
 		return l.(*eventLog)
 	}
-	nl := &eventLog{next: 1, catching: map[socket.SocketId]catchUp{}}
+	nl := &eventLog{next: 1, catching: map[socket.SocketId]catchUp{}, touched: time.Now().UnixNano()}
 	nl.drained.L = &nl.mu
 	l, _ := rc.logs.LoadOrStore(nsp, nl)
 	return l.(*eventLog)
@@ -253,6 +258,7 @@ func (rc *recovery) log(nsp string) *eventLog {
 // add keeps an event; l.mu is held.
 func (rc *recovery) add(l *eventLog, e entry) {
 	l.entries.push(e)
+	l.touched = e.at
 	rc.bytes.Add(e.size())
 	rc.trim(l, e.at)
 }
@@ -275,6 +281,57 @@ func (rc *recovery) trim(l *eventLog, now int64) {
 	}
 }
 
+// expiryInterval is how often the logs are trimmed besides when an event
+// comes: a namespace that fell silent lets its events go after the
+// window all the same.
+func (rc *recovery) expiryInterval() time.Duration {
+	return max(100*time.Millisecond, min(rc.window/2, 10*time.Second))
+}
+
+// startExpiry trims every log each expiryInterval until stopExpiry.
+func (rc *recovery) startExpiry(served func(nsp string) bool) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.expiry = time.AfterFunc(rc.expiryInterval(), func() {
+		rc.expire(time.Now(), served)
+		rc.mu.Lock()
+		if !rc.stopped {
+			rc.expiry.Reset(rc.expiryInterval())
+		}
+		rc.mu.Unlock()
+	})
+}
+
+func (rc *recovery) stopExpiry() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.stopped = true
+	if rc.expiry != nil {
+		rc.expiry.Stop()
+	}
+}
+
+// expire trims every log, and forgets the log of a namespace that is no
+// longer served (the library frees an empty one) once it holds nothing
+// and nothing touched it for twice the window (no session kept for it
+// can resume any more): clients that join namespace after namespace
+// leave nothing behind.
+func (rc *recovery) expire(now time.Time, served func(nsp string) bool) {
+	rc.logs.Range(func(k, v any) bool {
+		nsp, l := k.(string), v.(*eventLog)
+		l.mu.Lock()
+		rc.trim(l, now.UnixNano())
+		idle := l.entries.len() == 0 && len(l.catching) == 0 && len(l.pending) == 0 && !l.handing &&
+			time.Duration(now.UnixNano()-l.touched) > 2*rc.window
+		if idle && nsp != "/" && !served(nsp) {
+			l.dead = true // a client joining now makes a new log (begin)
+			rc.logs.CompareAndDelete(nsp, l)
+		}
+		l.mu.Unlock()
+		return true
+	})
+}
+
 // begin notes whether a new socket's events carry offsets, and where its
 // session starts.
 func (rc *recovery) begin(s *socket.Socket) {
@@ -289,8 +346,14 @@ func (rc *recovery) begin(s *socket.Socket) {
 	}
 	l := rc.log(s.Nsp().Name())
 	l.mu.Lock()
+	for l.dead {
+		l.mu.Unlock()
+		l = rc.log(s.Nsp().Name())
+		l.mu.Lock()
+	}
 	defer l.mu.Unlock()
 	l.used = true
+	l.touched = time.Now().UnixNano()
 	s.SetData(sessionData{offsets: true, start: l.next - 1})
 }
 
@@ -471,7 +534,13 @@ type recoveryAdapter struct {
 	nsp string
 }
 
-func (a *recoveryAdapter) PersistSession(s *socket.SessionToPersist) { a.rc.persist(s) }
+func (a *recoveryAdapter) PersistSession(s *socket.SessionToPersist) {
+	a.rc.persist(s)
+	l := a.rc.log(a.nsp)
+	l.mu.Lock()
+	l.touched = time.Now().UnixNano()
+	l.mu.Unlock()
+}
 
 func (a *recoveryAdapter) RestoreSession(pid socket.PrivateSessionId, offset string) (*socket.Session, error) {
 	return a.rc.restore(a.nsp, pid, offset), nil

@@ -510,3 +510,38 @@ func readInOrder(ws *websocket.Conn, n int) string {
 	}
 	return ""
 }
+
+// Clients that ask for offsets in namespace after namespace leave nothing
+// behind once they are gone and the window has passed: each namespace's
+// log of events is forgotten, and the events of a namespace that fell
+// silent are let go too (they were trimmed only when a new event came).
+func TestRecoveryForgetsLogsOfFreedNamespaces(t *testing.T) {
+	const window = 200 * time.Millisecond
+	r, base := serverWith(t, relay.Options{Recover: window})
+	const n = 200
+	for i := range n {
+		nsp := "/n" + strconv.Itoa(i)
+		ws := rawDial(t, websocket.DefaultDialer, base)
+		for _, m := range []string{"40" + nsp + `,{"` + relay.OffsetsKey + `":true}`, "42" + nsp + `,["e","x"]`} {
+			if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "40"+nsp+",{") {
+			t.Fatalf("CONNECT answer %q, %v", m, err)
+		}
+		ws.Close()
+	}
+	if got := relay.Logs(r); got < n/2 {
+		t.Fatalf("%d namespace logs right after the clients left, want about %d: the test tests nothing", got, n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for relay.Logs(r) > 1 || relay.KeptBytes(r) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d namespace logs and %d bytes of events kept 10 s after the clients left (window %v)",
+				relay.Logs(r), relay.KeptBytes(r), window)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

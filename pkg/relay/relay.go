@@ -202,6 +202,9 @@ func New(o Options) *Relay {
 		metrics:        metrics.NewSet(),
 	}
 	r.namespaces = libraryNamespaces(r.io)
+	if rc != nil {
+		rc.startExpiry(r.served)
+	}
 	r.events = r.metrics.NewCounter("sio_events_received_total")
 	r.dropped = r.metrics.NewCounter("sio_events_dropped_total")
 	r.connects = r.metrics.NewCounter("sio_connections_total")
@@ -518,6 +521,16 @@ func (r *Relay) onConnection(args ...any) {
 	s.OnAny(func(args ...any) { r.relay(from, args) })
 }
 
+// served tells whether the library serves a namespace of that name now
+// (true when it cannot tell).
+func (r *Relay) served(name string) bool {
+	if r.namespaces == nil {
+		return true
+	}
+	_, ok := r.namespaces.Load(name)
+	return ok
+}
+
 // orphan closes the connection of a socket that joined a namespace freed
 // while it was joining (its last client left in between, and the library
 // freed it: see New). Nobody would hear it there, nor it anybody; its
@@ -759,6 +772,9 @@ func Rooms(h *socket.Handshake) []socket.Room {
 func (r *Relay) Close(wait time.Duration) {
 	if r.closed.Swap(true) {
 		return
+	}
+	if r.recovery != nil {
+		r.recovery.stopExpiry()
 	}
 	r.mu.Lock()
 	list := make([]*socket.Socket, 0, len(r.sockets))
