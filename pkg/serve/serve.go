@@ -25,6 +25,9 @@ import (
 
 // Config is what the flags say.
 type Config struct {
+	// Static is a directory of the user's own pages served at / (the
+	// viewer then at /_sio/ only); "" for none.
+	Static   string
 	Host     string
 	Port     int
 	MaxBytes int64
@@ -109,6 +112,10 @@ Options:
       --cors-origin O    also let web pages of origin O connect (repeatable
                          or a comma list; "*" for any). By default only
                          pages of the same origin or on a loopback address
+      --static DIR       serve the files under DIR at / (index.html for a
+                         directory; no listings, no dot files, nothing
+                         outside DIR); the viewer moves to /_sio/ (env
+                         SIO_STATIC)
       --tls-cert FILE    serve HTTPS and WSS with this certificate (PEM)...
       --tls-key FILE     ...and this key
       --log-format F     text (default) or json, one record per line on stderr
@@ -118,7 +125,9 @@ Options:
       --version          print the version (and the Go and Socket.IO library versions)
 
 Routes:
-  /                      the live viewer page (/?ns=/chat&room=r1)
+  /                      the live viewer page (/?ns=/chat&room=r1); with
+                         --static, the files of DIR
+  /_sio/                 the viewer page, also with --static
   /socket.io/            the Socket.IO endpoint (websocket and polling)
   /socket.io/socket.io.js  the official browser client (also .min.js)
   /healthz               200 "ok" while serving ("redis: up" or "redis:
@@ -145,6 +154,7 @@ Examples:
   seq 1 5 | sio-pub -e demo           # while: sio-sub -e demo
   SIO_PORT=8080 sio-serve --host 0.0.0.0
   sio-serve --port 0 2>&1 | head -1   # find the port it picked
+  sio-serve --static ./site           # your pages at /, the viewer at /_sio/
   sio-serve --port 3001 --redis redis://127.0.0.1:6379/0   # one of several
 `
 
@@ -188,6 +198,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	cli.DurationVar(fs, &c.ConnectTimeout, "connect-timeout", DefaultConnectTimeout)
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.Var(&c.Origins, "cors-origin", "")
+	fs.StringVar(&c.Static, "static", getenv("SIO_STATIC"), "")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "")
 	logFormat := "text"
@@ -300,6 +311,15 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 			return cli.Errorf(cli.ExitStart, "TLS: %v", err)
 		}
 	}
+	var st *static
+	if c.Static != "" {
+		var root *os.Root
+		var err error
+		if st, root, err = openStatic(c.Static); err != nil {
+			return cli.Errorf(cli.ExitStart, "--static: %v", err)
+		}
+		defer root.Close()
+	}
 	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -335,7 +355,12 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		sio = limitConns(sio, r, c.MaxConns, log)
 	}
 	mux.Handle("/socket.io/", sio)
-	viewer.Register(mux) // the page at /; the client files win over "/socket.io/"
+	// The viewer at / (or only at /_sio/ with --static); the client files
+	// win over "/socket.io/".
+	viewer.Register(mux, c.Static == "")
+	if st != nil {
+		mux.Handle("/", st)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

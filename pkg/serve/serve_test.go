@@ -36,29 +36,35 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
-// Run serves until its context ends, then returns nil within 5 s with
-// no goroutine left behind (the leak check runs after the tests).
-func TestRunStopsCleanly(t *testing.T) {
-	cfg, err := serve.ParseFlags([]string{"--port", "0", "-q"}, func(string) string { return "" }, io.Discard)
+// runServer runs serve.Run with args and returns its URL, the function
+// that stops it, and the channel Run's result comes on.
+func runServer(t *testing.T, args ...string) (string, context.CancelFunc, chan error) {
+	t.Helper()
+	cfg, err := serve.ParseFlags(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	stderr := &syncBuf{}
 	done := make(chan error, 1)
 	go func() { done <- serve.Run(ctx, cfg, cli.Stdio{Out: io.Discard, Err: stderr}) }()
-
 	re := regexp.MustCompile(`listening on (http://\S+)\n`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == ""; {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatal("no listening line")
+			return m[1], cancel, done
 		}
-		time.Sleep(5 * time.Millisecond)
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no listening line: %s", stderr.String())
+		}
 	}
+}
+
+// Run serves until its context ends, then returns nil within 5 s with
+// no goroutine left behind (the leak check runs after the tests).
+func TestRunStopsCleanly(t *testing.T) {
+	base, cancel, done := runServer(t, "--port", "0", "-q")
+	defer cancel()
 	resp, err := http.Get(base + "/healthz")
 	if err != nil {
 		t.Fatal(err)

@@ -131,14 +131,19 @@ const (
 //
 // The client paths are more specific than the Socket.IO endpoint's
 // "/socket.io/" pattern, so they win over the engine in a ServeMux.
-func Register(mux *http.ServeMux) {
+//
+// With atRoot false, "/" is left to the caller (sio-serve --static) and
+// the viewer is at /_sio/ only.
+func Register(mux *http.ServeMux, atRoot bool) {
 	index := newAsset(page, "page/index.html", "text/html; charset=utf-8", revalid)
 	pageHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		index.ServeHTTP(w, r)
 	})
-	mux.Handle("/{$}", pageHandler)
+	if atRoot {
+		mux.Handle("/{$}", pageHandler)
+	}
 	mux.Handle("/_sio/{$}", pageHandler)
 	mux.Handle("/_sio/viewer.js", newAsset(page, "page/viewer.js", jsType, revalid))
 	mux.Handle("/_sio/viewer.css", newAsset(page, "page/viewer.css", "text/css; charset=utf-8", revalid))

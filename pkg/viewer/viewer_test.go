@@ -43,7 +43,7 @@ func newMux() *http.ServeMux {
 	mux.Handle("/socket.io/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "engine", http.StatusTeapot)
 	}))
-	Register(mux)
+	Register(mux, true)
 	return mux
 }
 
