@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,4 +273,60 @@ func TestPubMessageAndFile(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "no such file") {
 		t.Errorf("--file of a missing file: exit %d, stderr %q; want 2", code, stderr)
 	}
+}
+
+// A script waits for sio-sub to be subscribed (--ready-fd, the README's
+// way) and only then publishes: the event is never missed. sio-sub says
+// once that it subscribed (-v: with its socket id), and --time-format
+// writes the arrival time as asked.
+func TestSubReadyFdAndTimeFormat(t *testing.T) {
+	srv := serve(t, "-q")
+	dir := t.TempDir()
+	script := `set -eu
+cd "$1"
+mkfifo ready
+sio-sub -v -C 1 -e done --url "$2" --time-format '%Y-%m-%d %H:%M:%S.%L' --ready-fd 3 3>ready >out 2>err &
+read _ <ready
+echo ok | sio-pub -e done --url "$2"
+wait $!
+cat out err`
+	for i := range 5 { // with no sleep anywhere: a publish before the subscription would be lost
+		out, code := runScript(t, dir, script, srv.URL, i)
+		if code != 0 {
+			t.Fatalf("run %d: exit %d:\n%s", i, code, out)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("run %d: %q, want the event and the subscribed line", i, out)
+		}
+		if !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} done ok$`).MatchString(lines[0]) {
+			t.Errorf("run %d: line %q, want the local time as asked, the event name (-v) and the data", i, lines[0])
+		}
+		if !regexp.MustCompile(`^sio-sub: subscribed to http://\S+ as \S+$`).MatchString(lines[1]) {
+			t.Errorf("run %d: stderr %q, want the subscribed line with the socket id", i, lines[1])
+		}
+	}
+	if c, _, errOut := runCmd(t, nil, 10*time.Second, "sio-sub", "--ready-fd", "7"); c != 2 || !strings.Contains(errOut, "--ready-fd: not an open file descriptor") {
+		t.Errorf("--ready-fd 7 (not open): exit %d %q, want 2 naming it", c, errOut)
+	}
+	if c, _, errOut := runCmd(t, nil, 10*time.Second, "sio-sub", "--time-format", "%Q"); c != 2 || !strings.Contains(errOut, "--time-format") {
+		t.Errorf("--time-format %%Q: exit %d %q, want 2 naming it", c, errOut)
+	}
+}
+
+// runScript runs a bash script with the binaries under test first in
+// PATH, in a fresh directory of its own, and returns its output and exit
+// code.
+func runScript(t *testing.T, dir, script, url string, run int) (string, int) {
+	t.Helper()
+	d := filepath.Join(dir, strconv.Itoa(run))
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", script, "bash", d, url)
+	cmd.Env = append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	return string(out), exitCode(err)
 }

@@ -92,6 +92,9 @@ type State struct {
 	// heard from the server: events sent since may be missing unless
 	// Recovered.
 	LastHeard time.Time
+	// Sid is the connection's socket id in its namespace (the server's
+	// answer to the CONNECT), when connected.
+	Sid string
 }
 
 // Conn is a client connection to one namespace.
@@ -359,7 +362,7 @@ func (c *Conn) joined(data []byte) {
 	}
 	_ = json.Unmarshal(data, &ans)
 	c.mu.Lock()
-	st := State{Connected: true, Reconnected: c.everJoined, LastHeard: c.lastHeard}
+	st := State{Connected: true, Reconnected: c.everJoined, LastHeard: c.lastHeard, Sid: ans.Sid}
 	// As the official client reckons it: the same private session id
 	// means the server resumed the session.
 	st.Recovered = ans.Pid != "" && ans.Pid == c.pid

@@ -18,6 +18,9 @@ type Printer struct {
 	// it first (RFC 3339, UTC, milliseconds) and a space; envelopes get a
 	// "time" field.
 	Time time.Time
+	// TimeFormat writes Time; nil: RFC 3339, UTC, milliseconds
+	// (ParseTimeFormat).
+	TimeFormat func(time.Time) string
 
 	buf bytes.Buffer
 	enc *json.Encoder
@@ -32,7 +35,11 @@ func (p *Printer) Line(event string, args []any) []byte {
 	p.buf.Reset()
 	var stamp string
 	if !p.Time.IsZero() {
-		stamp = p.Time.UTC().Format(TimeLayout)
+		if p.TimeFormat != nil {
+			stamp = p.TimeFormat(p.Time)
+		} else {
+			stamp = p.Time.UTC().Format(TimeLayout)
+		}
 		if p.Format != Envelope {
 			p.buf.WriteString(stamp)
 			p.buf.WriteByte(' ')

@@ -29,8 +29,12 @@ type Config struct {
 	Events  []string
 	Format  lines.Format
 	Verbose bool
-	// Timestamp prefixes each line with the time the event arrived.
-	Timestamp bool
+	// Timestamp prefixes each line with the time the event arrived,
+	// written by TimeFormat (lines.ParseTimeFormat; nil: the default).
+	Timestamp  bool
+	TimeFormat func(time.Time) string
+	// Ready, when not nil, gets a line once subscribed, and is closed.
+	Ready *os.File
 	Count     int
 	Timeout   time.Duration
 	Rooms     []string
@@ -67,6 +71,11 @@ Options:
   -t, --timestamp           prefix each line with the time the event arrived
                             (RFC 3339, UTC, ms) and a space; with -f
                             envelope, a "time" field
+      --time-format F       -t with another format: local (RFC 3339 in
+                            local time), unix (seconds.ms), unixms, or a
+                            strftime pattern in local time such as
+                            '%H:%M:%S.%L' (%Y %m %d %H %M %S %L %z %Z %s %j
+                            %a %b %T %F %%)
   -C, --count N             exit 0 after N events
   -W, --timeout D           exit 124 when no event arrived for D (e.g. 5s)
   -u, --url URL             server URL, http(s):// or ws(s):// (http:// when
@@ -83,6 +92,9 @@ Options:
                             did not resume the session); without it, each
                             gap is reported on stderr and printing goes on
       --connect-timeout D   give up the first connection after D (default 10s)
+      --ready-fd N          once subscribed, write a line to file descriptor
+                            N and close it (for scripts that must not emit
+                            before it listens; see below)
 ` + cli.TLSUsage + `
 ` + cli.HandshakeUsage + `
   -h, --help                show this help
@@ -91,6 +103,13 @@ Options:
 Binary data is printed as {"$binary":"<base64>"}, which sio-pub -f json and
 -f envelope turn back into binary. JSON is printed as it arrived (key
 order, number spelling), without spaces.
+
+Once subscribed (its first CONNECT answered: from then on it gets every
+event), sio-sub says so once on stderr, with -v its socket id too:
+  sio-sub: subscribed to http://127.0.0.1:31979/
+A script that must not publish before then can wait for --ready-fd:
+  mkfifo ready; sio-sub -C 1 -e done --ready-fd 3 3>ready >out &
+  read _ <ready; echo ok | sio-pub -e done; wait
 
 A lost connection is made again. When the server resumes the session
 (sio-serve does, see --recover), the events sent meanwhile arrive and
@@ -154,6 +173,10 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.BoolVar(&c.NoReconnect, "no-reconnect", false, "")
 	fs.BoolVar(&c.Strict, "strict", false, "")
 	cli.DurationVar(fs, &c.ConnectTimeout, "connect-timeout", 10*time.Second)
+	var timeFormat string
+	fs.StringVar(&timeFormat, "time-format", "", "")
+	readyFd := -1
+	fs.IntVar(&readyFd, "ready-fd", -1, "")
 	var tlsFlags cli.TLSFlags
 	tlsFlags.Register(fs)
 	var hs cli.Handshake
@@ -190,9 +213,34 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if err := cli.PositiveDuration("connect-timeout", c.ConnectTimeout); err != nil {
 		return c, err
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "time-format" {
+			c.Timestamp = true
+		}
+	})
+	if c.TimeFormat, err = lines.ParseTimeFormat(timeFormat); err != nil {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %q for --time-format: %v", timeFormat, err)
+	}
+	if readyFd >= 0 {
+		if c.Ready, err = readyFile(readyFd); err != nil {
+			return c, err
+		}
+	}
 	c.Events = events
 	c.Rooms = rooms
 	return c, nil
+}
+
+// readyFile returns the open file descriptor fd for --ready-fd.
+func readyFile(fd int) (*os.File, error) {
+	if fd <= 2 {
+		return nil, cli.Errorf(cli.ExitUsage, "invalid value %d for --ready-fd: want 3 or more (0, 1 and 2 are stdin, stdout and stderr)", fd)
+	}
+	f := os.NewFile(uintptr(fd), "ready-fd")
+	if _, err := f.Stat(); err != nil {
+		return nil, cli.Errorf(cli.ExitUsage, "invalid value %d for --ready-fd: not an open file descriptor", fd)
+	}
+	return f, nil
 }
 
 // item is an event to print or a change of the connection, in the order
@@ -259,7 +307,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 
 	out := newOutput(stdio.Out)
 	stdoutClosed := closedPipe(stdio.Out, done)
-	p := &lines.Printer{Format: c.Format, Verbose: c.Verbose}
+	p := &lines.Printer{Format: c.Format, Verbose: c.Verbose, TimeFormat: c.TimeFormat}
 	var timeout <-chan time.Time
 	var timer *time.Timer
 	if c.Timeout > 0 {
@@ -317,6 +365,7 @@ func report(stderr io.Writer, c Config, st conn.State, gaps *int) error {
 		return nil
 	}
 	if !st.Reconnected {
+		subscribed(stderr, c, st)
 		return nil
 	}
 	if st.Recovered {
@@ -332,6 +381,20 @@ func report(stderr io.Writer, c Config, st conn.State, gaps *int) error {
 	}
 	fmt.Fprintf(stderr, "sio-sub: %s\n", msg)
 	return nil
+}
+
+// subscribed says once that sio-sub gets every event from now on, and
+// tells --ready-fd.
+func subscribed(stderr io.Writer, c Config, st conn.State) {
+	if c.Verbose {
+		fmt.Fprintf(stderr, "sio-sub: subscribed to %s as %s\n", c.URL, st.Sid)
+	} else {
+		fmt.Fprintf(stderr, "sio-sub: subscribed to %s\n", c.URL)
+	}
+	if c.Ready != nil {
+		_, _ = io.WriteString(c.Ready, "ready\n")
+		_ = c.Ready.Close()
+	}
 }
 
 // writeError turns a closed stdout into a quiet exit 0.
