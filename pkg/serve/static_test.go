@@ -59,7 +59,7 @@ func TestStatic(t *testing.T) {
 		{"/sio.js/socket.io.js", 200, "Socket.IO"},
 		{"/healthz", 200, "ok"},
 		{"/nope", 404, ""},
-		{"/sub/", 404, ""},  // no index.html, no listing
+		{"/sub/", 404, ""},   // no index.html, no listing
 		{"/empty/", 404, ""}, // the same
 		{"/.env", 404, ""},
 		{"/.git/config", 404, ""},

@@ -34,11 +34,11 @@ type Config struct {
 	Timestamp  bool
 	TimeFormat func(time.Time) string
 	// Ready, when not nil, gets a line once subscribed, and is closed.
-	Ready *os.File
-	Count     int
-	Timeout   time.Duration
-	Rooms     []string
-	Token     string
+	Ready   *os.File
+	Count   int
+	Timeout time.Duration
+	Rooms   []string
+	Token   string
 	// Auth, Header and Path add to the handshake (cli.Handshake).
 	Auth           map[string]any
 	Header         http.Header
