@@ -330,3 +330,36 @@ func runScript(t *testing.T, dir, script, url string, run int) (string, int) {
 	out, err := cmd.CombinedOutput()
 	return string(out), exitCode(err)
 }
+
+// sio-pub -C sends the -m message N times, or the first N lines; --rate
+// spaces the events (never faster than asked: the test checks the
+// lower bound only, which a busy machine cannot break).
+func TestPubCountAndRate(t *testing.T) {
+	srv := serve(t, "-q")
+	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "-f", "json", "-e", "m,l")
+	srv.waitClients(t, 1)
+	start := time.Now()
+	if c, _, errOut := runCmd(t, nil, time.Minute, "sio-pub", "--url", srv.URL, "-e", "m", "-m", `"x"`, "-f", "json", "-C", "20", "--rate", "50"); c != 0 {
+		t.Fatalf("-m -C 20 --rate 50: exit %d: %s", c, errOut)
+	}
+	if took := time.Since(start); took < 19*time.Second/50 {
+		t.Errorf("20 events at 50 a second took %v: faster than asked", took)
+	}
+	if c, _, errOut := runCmd(t, seq(100), time.Minute, "sio-pub", "--url", srv.URL, "-e", "l", "-C", "3"); c != 0 {
+		t.Fatalf("-C 3 of 100 lines: exit %d: %s", c, errOut)
+	}
+	got := sub.stdout.waitLines(t, 23, 20*time.Second)
+	want := strings.Repeat("\"x\"\n", 20) + "\"1\"\n\"2\"\n\"3\"\n"
+	if strings.Join(got, "\n")+"\n" != want {
+		t.Errorf("sio-sub got %q, want the message 20 times and lines 1 to 3", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := sub.stdout.count(); n != 23 {
+		t.Errorf("%d lines, want 23: -C 3 sent more than 3 lines", n)
+	}
+	for _, bad := range [][]string{{"-C", "-1"}, {"--rate", "-2"}, {"--rate", "x"}} {
+		if c, _, errOut := runCmd(t, nil, 10*time.Second, "sio-pub", append(bad, "-m", "x")...); c != 2 || !strings.Contains(errOut, "sio-pub: ") {
+			t.Errorf("sio-pub %v: exit %d %q, want 2", bad, c, errOut)
+		}
+	}
+}

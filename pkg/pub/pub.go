@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -41,6 +42,10 @@ type Config struct {
 	// lines are read from instead of stdin.
 	Message *string
 	File    string
+	// Count is how many events to send (0: every line; with -m, 1), Rate
+	// at most how many a second (0: as fast as the window allows).
+	Count int
+	Rate  float64
 	// Reply prints each acknowledgement's arguments on stdout (implies Ack).
 	Reply      bool
 	Window     int
@@ -57,6 +62,10 @@ Options:
                             text MSG may hold newlines) instead of reading
                             stdin
       --file F              read the lines from file F instead of stdin
+  -C, --count N             send N events: the -m message N times, or the
+                            first N lines (the rest is left unread)
+      --rate R              send at most R events a second (e.g. 200 or
+                            0.5; default: as fast as --window allows)
   -e, --event NAME          event name (default "message")
   -f, --format FORMAT       how a line stands for an event (default text):
                               text      the line, without its newline, as
@@ -164,6 +173,10 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.BoolVar(&c.Ack, "ack", false, "")
 	fs.BoolVar(&c.Reply, "reply", false, "")
 	var message string
+	for _, n := range []string{"C", "count"} {
+		fs.IntVar(&c.Count, n, 0, "")
+	}
+	fs.Float64Var(&c.Rate, "rate", 0, "")
 	for _, n := range []string{"m", "message"} {
 		fs.StringVar(&message, n, "", "")
 	}
@@ -222,6 +235,12 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	}
 	if c.RetryFor < 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --retry-for: must not be negative", c.RetryFor)
+	}
+	if c.Count < 0 {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --count: must not be negative", c.Count)
+	}
+	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --rate: want events a second, such as 200 or 0.5", c.Rate)
 	}
 	c.Rooms = rooms
 	c.Ack = c.Ack || c.Reply
@@ -303,23 +322,12 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 // that carries an error.
 func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<- item, invalid *int, firstBad *error) {
 	defer close(items)
-	if c.Message != nil {
-		// One event, the message whole: not split into lines.
-		it, err := encode(c, lim, 1, []byte(*c.Message))
-		if err != nil {
-			it = item{err: &cli.Error{Code: cli.ExitData, Err: fmt.Errorf("-m: %v", err)}}
-		}
-		select {
-		case items <- it:
-		case <-ctx.Done():
-		}
-		return
-	}
-	// A line may be longer than its event as sent (an envelope's keys,
-	// base64 for binary): the limit is checked on the event (encode);
-	// this one only bounds what is read.
-	r := lines.NewReader(stdio.In, 2*lim.max+64<<10)
+	pace := newPacer(c.Rate)
+	defer pace.stop()
 	send := func(it item) bool {
+		if it.err == nil && !pace.wait(ctx) {
+			return false
+		}
 		select {
 		case items <- it:
 			return true
@@ -327,7 +335,26 @@ func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<
 			return false
 		}
 	}
-	for {
+	if c.Message != nil {
+		// The message whole (not split into lines), once or --count times.
+		for n := 1; n <= max(c.Count, 1); n++ {
+			it, err := encode(c, lim, n, []byte(*c.Message))
+			if err != nil {
+				send(item{err: &cli.Error{Code: cli.ExitData, Err: fmt.Errorf("-m: %v", err)}})
+				return
+			}
+			if !send(it) {
+				return
+			}
+		}
+		return
+	}
+	// A line may be longer than its event as sent (an envelope's keys,
+	// base64 for binary): the limit is checked on the event (encode);
+	// this one only bounds what is read.
+	r := lines.NewReader(stdio.In, 2*lim.max+64<<10)
+	sent := 0
+	for c.Count == 0 || sent < c.Count {
 		b, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			return
@@ -338,6 +365,7 @@ func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<
 				if !send(it) {
 					return
 				}
+				sent++
 				continue
 			}
 			err = &lines.LineError{Line: r.Line(), Err: err}
@@ -357,6 +385,52 @@ func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<
 		if *firstBad == nil {
 			*firstBad = le
 		}
+	}
+}
+
+// pacer spaces events at most rate a second apart (none when rate is 0),
+// from the first on: a burst after a pause is not sent at once.
+type pacer struct {
+	every time.Duration
+	next  time.Time
+	timer *time.Timer
+}
+
+func newPacer(rate float64) *pacer {
+	if rate <= 0 {
+		return &pacer{}
+	}
+	return &pacer{every: time.Duration(float64(time.Second) / rate)}
+}
+
+// wait waits for the next event's turn; false if ctx ended first.
+func (p *pacer) wait(ctx context.Context) bool {
+	if p.every == 0 {
+		return true
+	}
+	now := time.Now()
+	if p.next.IsZero() || p.next.Before(now) {
+		p.next = now
+	}
+	if d := p.next.Sub(now); d > 0 {
+		if p.timer == nil {
+			p.timer = time.NewTimer(d)
+		} else {
+			p.timer.Reset(d)
+		}
+		select {
+		case <-p.timer.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	p.next = p.next.Add(p.every)
+	return true
+}
+
+func (p *pacer) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
 	}
 }
 
