@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
-	"time"
 )
 
 // A freed burst is given back to the system at once: the free heap not
@@ -72,37 +71,5 @@ func TestReleaseGarbageWhenIdle(t *testing.T) {
 	}
 	if r.look(releaseFloor) {
 		t.Fatal("released again with nothing to free")
-	}
-}
-
-// Garbage that came from live memory let go while idle (the heap's
-// objects did not grow) is collected too, at most every recollect.
-func TestReleaseGarbageLetGoWhileIdle(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	kept := make([][]byte, 0, 200)
-	for range 200 {
-		b := make([]byte, 1<<20)
-		b[0] = 1
-		kept = append(kept, b)
-	}
-	var r releaser
-	r.look(releaseFloor)
-	runtime.GC()
-	r.look(releaseFloor) // sees the collection: it counts it
-	r.at = time.Now()    // as if it had released with the 200 MB live
-	r.after = 200 << 20
-	runtime.KeepAlive(kept)
-	kept = nil // let go (the recovery window passed, say); no collection
-	if r.look(releaseFloor) {
-		t.Fatal("collected again before recollect, with no growth")
-	}
-	r.at = time.Now().Add(-recollect)
-	if !r.look(releaseFloor) {
-		t.Fatal("garbage let go while idle not collected after recollect")
-	}
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	if m.HeapInuse > 100<<20 {
-		t.Fatalf("%d MB in use after the release", m.HeapInuse>>20)
 	}
 }
