@@ -24,11 +24,50 @@ srv.listen(0, "127.0.0.1", () =>
   process.stderr.write("app: listening on http://127.0.0.1:" + srv.address().port + "\n"));
 `
 
+// customServerPy is the same on python-socketio: the connect handler
+// refuses what the middleware refused.
+const customServerPy = `
+import asyncio, sys, urllib.parse
+import socketio
+from aiohttp import web
+
+sio = socketio.AsyncServer(async_mode="aiohttp")
+app = web.Application()
+sio.attach(app, socketio_path="/app/io/")
+
+@sio.on("connect")
+async def connect(sid, environ, auth=None):
+    q = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    ok = isinstance(auth, dict) and auth.get("user") == "ann" and auth.get("token") == "t1"
+    if not (ok and environ.get("HTTP_X_KEY") == "k1, k2" and q.get("v") == ["2"]):
+        raise socketio.exceptions.ConnectionRefusedError("denied")
+
+@sio.on("hello")
+async def hello(sid, x):
+    return x + "!"
+
+async def main():
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    print("app: listening on http://%s:%d" % (host, port), file=sys.stderr, flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+`
+
 // --path, --auth (with --token merged over it), -H and --query reach a
-// server that asks for them; without the header it refuses, and sio-pub
-// says why (exit 3).
+// server that asks for them, Node or python-socketio; without the header
+// it refuses, and sio-pub says why (exit 3).
 func TestCustomHandshake(t *testing.T) {
-	url := startApp(t, customServerJS)
+	for kind, script := range map[string]string{"node": customServerJS, "python": customServerPy} {
+		t.Run(kind, func(t *testing.T) { testCustomHandshake(t, startAppOf(t, kind, script)) })
+	}
+}
+
+func testCustomHandshake(t *testing.T, url string) {
 	base := []string{"--url", url, "--path", "/app/io/", "--auth", `{"user":"ann"}`, "--token", "t1", "-e", "hello", "--reply"}
 	args := append(base[:len(base):len(base)], "-H", "X-Key: k1, k2", "--query", "v=2")
 	code, stdout, stderr := runCmd(t, []byte("hi\n"), time.Minute, "sio-pub", args...)

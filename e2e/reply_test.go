@@ -26,14 +26,62 @@ srv.listen(0, "127.0.0.1", () =>
   process.stderr.write("app: listening on http://127.0.0.1:" + srv.address().port + "\n"));
 `
 
+// replyServerPy is the same application on python-socketio: a handler's
+// return value is the answer (a tuple for several arguments).
+const replyServerPy = `
+import asyncio, sys
+import socketio
+from aiohttp import web
+
+sio = socketio.AsyncServer(async_mode="aiohttp")
+app = web.Application()
+sio.attach(app)
+
+@sio.on("getUser")
+async def get_user(sid, id):
+    if id == 3:
+        await asyncio.sleep(3600)  # no answer
+    return {"id": id, "name": "user%d" % id, "z": 1, "a": 2}
+
+@sio.on("pair")
+async def pair(sid, x):
+    return x, "two", 3
+
+@sio.on("bin")
+async def binary(sid, x):
+    return bytes([1, 2, 3])
+
+async def main():
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    print("app: listening on http://%s:%d" % (host, port), file=sys.stderr, flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+`
+
 var appListening = regexp.MustCompile(`app: listening on (http://[0-9.:]+)\n`)
 
 // startApp starts a Node socket.io application server, a script that
 // prints "app: listening on URL" once it listens, and returns its URL.
 func startApp(t *testing.T, script string) string {
 	t.Helper()
-	needPeer(t, "node")
-	p := startScript(t, procOpts{}, "node", script)
+	return startAppOf(t, "node", script)
+}
+
+// startAppOf is startApp for an application in Node ("node") or
+// python-socketio ("python").
+func startAppOf(t *testing.T, kind, script string) string {
+	t.Helper()
+	needPeer(t, kind)
+	interp := "node"
+	if kind == "python" {
+		interp = python
+	}
+	p := startScript(t, procOpts{}, interp, script)
 	return p.stderr.waitFor(t, appListening, 30*time.Second)[1]
 }
 
@@ -42,7 +90,12 @@ func startApp(t *testing.T, script string) string {
 // (key order kept), several arguments as an array, binary as $binary; an
 // answer that never comes is exit 1 naming the line.
 func TestPubReply(t *testing.T) {
-	url := startApp(t, replyServerJS)
+	for kind, script := range map[string]string{"node": replyServerJS, "python": replyServerPy} {
+		t.Run(kind, func(t *testing.T) { testPubReply(t, startAppOf(t, kind, script)) })
+	}
+}
+
+func testPubReply(t *testing.T, url string) {
 
 	for _, c := range []struct {
 		name, event, in, want string
