@@ -70,3 +70,49 @@ demo: build
 
 clean:
 	rm -rf $(BIN)
+
+# Man pages and bash, zsh and fish completions, written under $(BIN) from
+# each binary's -h text (internal/cmd/sio-docs): the help text is their
+# one source.
+.PHONY: docs install uninstall
+DOC_BINARIES := sio-pub sio-sub sio-serve
+docs: build
+	$(GO) run ./internal/cmd/sio-docs -o $(BIN) $(addprefix $(BIN)/,$(DOC_BINARIES))
+
+# make install PREFIX=/usr DESTDIR=/tmp/pkg: the binaries, their man pages
+# and completions, the systemd units (their /usr/local/bin/ made
+# $(PREFIX)/bin/) and the example environment file.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SYSTEMD_UNITS := $(notdir $(wildcard scripts/systemd/*.service))
+bindir      = $(DESTDIR)$(PREFIX)/bin
+man1dir     = $(DESTDIR)$(PREFIX)/share/man/man1
+bashcompdir = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+zshcompdir  = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+fishcompdir = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+unitdir     = $(DESTDIR)$(PREFIX)/lib/systemd/system
+siodocdir   = $(DESTDIR)$(PREFIX)/share/doc/sio
+
+install: docs
+	install -d $(bindir) $(man1dir) $(bashcompdir) $(zshcompdir) $(fishcompdir) $(unitdir) $(siodocdir)
+	for b in $(DOC_BINARIES); do \
+		install -m 755 $(BIN)/$$b $(bindir)/$$b && \
+		install -m 644 $(BIN)/man/man1/$$b.1 $(man1dir)/$$b.1 && \
+		install -m 644 $(BIN)/completions/bash/$$b $(bashcompdir)/$$b && \
+		install -m 644 $(BIN)/completions/zsh/_$$b $(zshcompdir)/_$$b && \
+		install -m 644 $(BIN)/completions/fish/$$b.fish $(fishcompdir)/$$b.fish || exit 1; \
+	done
+	for u in $(SYSTEMD_UNITS); do \
+		sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' scripts/systemd/$$u > $(unitdir)/$$u && \
+		chmod 644 $(unitdir)/$$u || exit 1; \
+	done
+	install -m 644 scripts/systemd/sio.env.example $(siodocdir)/sio.env.example
+
+# Removes the files install wrote, and the one directory that is sio's own.
+uninstall:
+	for b in $(DOC_BINARIES); do \
+		rm -f $(bindir)/$$b $(man1dir)/$$b.1 $(bashcompdir)/$$b $(zshcompdir)/_$$b $(fishcompdir)/$$b.fish; \
+	done
+	for u in $(SYSTEMD_UNITS); do rm -f $(unitdir)/$$u; done
+	rm -f $(siodocdir)/sio.env.example
+	rmdir $(siodocdir) 2>/dev/null || true

@@ -8,7 +8,8 @@
 #   redis     Debian's redis-server
 #   mosquitto Debian's mosquitto and mosquitto-clients (benchmark reference)
 #   systemd   Debian's systemd, for systemd-analyze verify of the units
-# Usage: scripts/peers.sh [node|python|chromium|redis|mosquitto|systemd|all]...
+#   man       Debian's man-db, for man -l on the generated man pages
+# Usage: scripts/peers.sh [node|python|chromium|redis|mosquitto|systemd|man|all]...
 # With no argument: all. Prints what is missing; exits 1 if anything could
 # not be installed. Already installed peers are left alone.
 set -u
@@ -57,6 +58,9 @@ if has mosquitto; then
 fi
 if has systemd; then
 	command -v systemd-analyze >/dev/null || apt_install systemd || failed+=(systemd)
+fi
+if has man; then
+	command -v man >/dev/null || apt_install man-db groff-base || failed+=(man)
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then
