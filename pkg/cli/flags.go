@@ -192,6 +192,7 @@ type Handshake struct {
 	headers Repeated
 	query   Repeated
 	path    string
+	parser  string
 }
 
 // HandshakeUsage is the usage of the Handshake flags.
@@ -201,7 +202,9 @@ const HandshakeUsage = `      --auth JSON           a JSON object sent as the ha
                             (repeatable)
       --query K=V           a query parameter sent with the handshake
                             (repeatable; also from the URL's own query)
-      --path P              the server's Socket.IO path (default /socket.io/)`
+      --path P              the server's Socket.IO path (default /socket.io/)
+      --parser P            default, or msgpack for a server that uses
+                            socket.io-msgpack-parser`
 
 // Register defines the flags on fs.
 func (h *Handshake) Register(fs *flag.FlagSet) {
@@ -210,6 +213,18 @@ func (h *Handshake) Register(fs *flag.FlagSet) {
 	fs.Var(&h.headers, "header", "")
 	fs.Var(&h.query, "query", "")
 	fs.StringVar(&h.path, "path", "", "")
+	fs.StringVar(&h.parser, "parser", "default", "")
+}
+
+// Msgpack tells whether --parser asks for the msgpack parser.
+func (h *Handshake) Msgpack() (bool, error) {
+	switch h.parser {
+	case "default":
+		return false, nil
+	case "msgpack":
+		return true, nil
+	}
+	return false, Errorf(ExitUsage, "invalid value %q for --parser: want default or msgpack", h.parser)
 }
 
 // Apply checks the flags' values and returns the auth, the headers and

@@ -51,6 +51,9 @@ type Options struct {
 	Auth map[string]any
 	// TLS configures https and wss connections; nil for the defaults.
 	TLS *tls.Config
+	// Msgpack speaks the msgpack parser (socket.io-msgpack-parser)
+	// instead of the default one: the server must use it too.
+	Msgpack bool
 	// ConnectTimeout bounds the first connection. Default 10 s.
 	ConnectTimeout time.Duration
 	// Reconnect after the connection is lost, also when the server said
@@ -244,6 +247,9 @@ func (c *Conn) run() {
 	}()
 	for attempt := 0; ; attempt++ {
 		l, err := dialLink(ctx, c.endpoint, c.dialer, c.opts.Header)
+		if l != nil {
+			l.msgpack = c.opts.Msgpack
+		}
 		if err != nil {
 			c.setLastErr(err.Error())
 			var de *dialError

@@ -24,6 +24,8 @@ import (
 type link struct {
 	ws   *websocket.Conn
 	open openPacket
+	// msgpack: Socket.IO packets go as msgpack binary messages (toMsgpack).
+	msgpack bool
 
 	wmu sync.Mutex
 
@@ -140,6 +142,16 @@ func (l *link) writeText(msg []byte) error {
 
 // writePacket writes a Socket.IO packet ("4" + text) and its attachments.
 func (l *link) writePacket(text []byte, bins [][]byte) error {
+	if l.msgpack {
+		m, err := toMsgpack(text, bins)
+		if err != nil {
+			return err
+		}
+		l.wmu.Lock()
+		defer l.wmu.Unlock()
+		_ = l.ws.SetWriteDeadline(time.Now().Add(writeWait))
+		return l.ws.WriteMessage(websocket.BinaryMessage, m)
+	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	_ = l.ws.SetWriteDeadline(time.Now().Add(writeWait))

@@ -101,33 +101,31 @@ func decodeEvent(data []byte, bins [][]byte) (string, []any, error) {
 }
 
 // decodeArgs reads a JSON array of arguments (an EVENT's or an ACK's).
+// An argument without a placeholder stays as it came (json.RawMessage);
+// one with placeholders is decoded, and gets its attachments.
 func decodeArgs(data []byte, bins [][]byte) ([]any, error) {
-	if len(bins) == 0 {
-		raw, err := lines.SplitArray(data)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errBadPacket, err)
-		}
-		args := make([]any, len(raw))
-		for i, r := range raw {
-			args[i] = r
-		}
-		return args, nil
-	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	var list []any
-	if err := d.Decode(&list); err != nil {
+	raw, err := lines.SplitArray(data)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadPacket, err)
 	}
+	args := make([]any, len(raw))
 	used := make([]bool, len(bins))
-	for i, v := range list {
-		r, err := fillPlaceholders(v, bins, used, 0)
-		if err != nil {
+	for i, r := range raw {
+		if len(bins) == 0 || !bytes.Contains(r, []byte(`"_placeholder"`)) {
+			args[i] = r
+			continue
+		}
+		d := json.NewDecoder(bytes.NewReader(r))
+		d.UseNumber()
+		var v any
+		if err := d.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadPacket, err)
+		}
+		if args[i], err = fillPlaceholders(v, bins, used, 0); err != nil {
 			return nil, err
 		}
-		list[i] = r
 	}
-	return list, nil
+	return args, nil
 }
 
 // maxDepth bounds the nesting fillPlaceholders walks.

@@ -44,7 +44,11 @@ func (r *reader) loop() string {
 		}
 		r.touch()
 		if typ == websocket.BinaryMessage {
-			r.attachment(msg)
+			if r.l.msgpack {
+				r.msgpackPacket(msg)
+			} else {
+				r.attachment(msg)
+			}
 			continue
 		}
 		if len(msg) == 0 {
@@ -96,6 +100,21 @@ func (r *reader) message(b []byte) {
 		return
 	}
 	r.packet(&p, nil)
+}
+
+// msgpackPacket takes a whole Socket.IO packet of the msgpack parser.
+func (r *reader) msgpackPacket(b []byte) {
+	text, bins, err := fromMsgpack(b)
+	if err != nil {
+		r.l.close("parse error")
+		return
+	}
+	p, err := parsePacket(text)
+	if err != nil {
+		r.l.close("parse error")
+		return
+	}
+	r.packet(&p, bins)
 }
 
 // attachment takes a binary frame: the next attachment of the pending

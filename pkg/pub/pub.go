@@ -31,6 +31,7 @@ type Config struct {
 	Auth           map[string]any
 	Header         http.Header
 	Path           string
+	Msgpack        bool // the msgpack parser (--parser msgpack)
 	TLS            *tls.Config
 	MaxBytes       int
 	SkipInvalid    bool
@@ -207,6 +208,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if c.Auth, c.Header, c.Path, err = hs.Apply(c.URL); err != nil {
 		return c, err
 	}
+	if c.Msgpack, err = hs.Msgpack(); err != nil {
+		return c, err
+	}
 	if c.Format, err = lines.ParseFormat(format); err != nil {
 		return c, cli.Errorf(cli.ExitUsage, "%v", err)
 	}
@@ -283,6 +287,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		Auth:           c.Auth,
 		Header:         c.Header,
 		Path:           c.Path,
+		Msgpack:        c.Msgpack,
 		ConnectTimeout: c.ConnectTimeout,
 		Reconnect:      true,
 	})

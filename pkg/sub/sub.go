@@ -43,6 +43,7 @@ type Config struct {
 	Auth           map[string]any
 	Header         http.Header
 	Path           string
+	Msgpack        bool // the msgpack parser (--parser msgpack)
 	TLS            *tls.Config
 	NoReconnect    bool
 	Strict         bool
@@ -201,6 +202,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if c.Auth, c.Header, c.Path, err = hs.Apply(c.URL); err != nil {
 		return c, err
 	}
+	if c.Msgpack, err = hs.Msgpack(); err != nil {
+		return c, err
+	}
 	if c.Format, err = lines.ParseFormat(format); err != nil {
 		return c, cli.Errorf(cli.ExitUsage, "%v", err)
 	}
@@ -280,6 +284,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		Auth:           c.Auth,
 		Header:         c.Header,
 		Path:           c.Path,
+		Msgpack:        c.Msgpack,
 		ConnectTimeout: c.ConnectTimeout,
 		Reconnect:      !c.NoReconnect,
 		OnEvent: func(name string, args []any) {
