@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,11 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 		// What was not written to a client that goes away of its own
 		// accord, or that the relay keeps for its session, was not lost.
 		reason, _ := first(args).(string)
+		if len(args) > 1 && args[1] != nil {
+			// Why the engine closed it, beyond the reason the socket logs
+			// (a polling transport's error, say).
+			r.log.Debug("connection closed", "sid", id, "reason", reason, "description", fmt.Sprint(args[1]))
+		}
 		if hook := testHookEngineClose.Load(); hook != nil {
 			(*hook)()
 		}
