@@ -2,24 +2,10 @@ package lines
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
-
-// AppendPacket appends the Socket.IO EVENT packet for event and args, as
-// it goes on the wire inside an Engine.IO message: 2[/nsp,][id]["event",...].
-// id < 0 means no ack id. It reports false, appending nothing, when an
-// argument is binary: such an event needs attachments (the library's
-// encoder does that).
-func AppendPacket(dst []byte, nsp string, id int64, event string, args []any) ([]byte, bool) {
-	for _, a := range args {
-		if hasBinary(a) {
-			return dst, false
-		}
-	}
-	dst = AppendHeader(dst, nsp, id)
-	return AppendArray(dst, event, args), true
-}
 
 // AppendHeader appends the start of an EVENT packet: 2[/nsp,][id].
 func AppendHeader(dst []byte, nsp string, id int64) []byte {
@@ -45,14 +31,20 @@ func AppendPacketHeader(dst []byte, typ byte, attachments int, nsp string, id in
 	return dst
 }
 
-// AppendArray appends the data of an EVENT packet, ["event",args...].
-// Strings are escaped here and json.RawMessage is copied as is, so the
-// common events are encoded once, without reflection. Binary arguments
-// must be left to the library (see AppendPacket).
-func AppendArray(dst []byte, event string, args []any) []byte {
+// EncodeArray appends the data of an EVENT packet, ["event",args...].
+// Strings are escaped here and json.RawMessage (valid JSON, as Parse
+// gives) is copied as is, so the common events are encoded once, without
+// reflection; other values go through encoding/json, binary ones as
+// base64 strings (an event with binary arguments goes with attachments
+// instead: see HasBinary). It fails, returning dst as it was, when an
+// argument cannot be encoded (NaN, a channel): the caller must refuse the
+// event, as sending null or anything else in its place would deliver
+// something nobody sent.
+func EncodeArray(dst []byte, event string, args []any) ([]byte, error) {
+	start := len(dst)
 	dst = append(dst, '[')
 	dst = AppendString(dst, event)
-	for _, a := range args {
+	for i, a := range args {
 		dst = append(dst, ',')
 		switch v := a.(type) {
 		case string:
@@ -62,12 +54,25 @@ func AppendArray(dst []byte, event string, args []any) []byte {
 		default:
 			b, err := json.Marshal(v)
 			if err != nil {
-				b = []byte("null")
+				return dst[:start], fmt.Errorf("argument %d: %v", i+1, err)
 			}
 			dst = append(dst, b...)
 		}
 	}
-	return append(dst, ']')
+	return append(dst, ']'), nil
+}
+
+// AppendArray is EncodeArray for arguments known to encode: pkg/conn's,
+// which sio-pub checked with EncodeArray before handing them over. A
+// failure is a bug in the caller, and it panics rather than send
+// something else in the argument's place. It is to go once pkg/conn uses
+// EncodeArray and returns its error.
+func AppendArray(dst []byte, event string, args []any) []byte {
+	out, err := EncodeArray(dst, event, args)
+	if err != nil {
+		panic(fmt.Sprintf("lines.AppendArray: event %q: %v (the caller should have checked with EncodeArray)", event, err))
+	}
+	return out
 }
 
 // HasBinary tells whether an argument holds binary data.

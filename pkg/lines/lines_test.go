@@ -170,40 +170,6 @@ func decodeRaw(t *testing.T, args []any) []any {
 	return out
 }
 
-func TestAppendPacketMatchesJSON(t *testing.T) {
-	strs := []string{"", "plain", `quo"te \ back`, "tab\there\r\n", "\x00\x1f\x7f", "é ü 中文 العربية 😀", "<&>", "\u2028"}
-	for _, s := range strs {
-		got, ok := AppendPacket(nil, "/", -1, "ev", []any{s, json.RawMessage(`{"a": [1, 2]}`), 3.5, nil})
-		if !ok {
-			t.Fatal("not encoded")
-		}
-		var back []any
-		if err := json.Unmarshal(got[1:], &back); err != nil {
-			t.Fatalf("%q: %s is not JSON: %v", s, got, err)
-		}
-		want := []any{"ev", s, map[string]any{"a": []any{1.0, 2.0}}, 3.5, nil}
-		if !reflect.DeepEqual(back, want) {
-			t.Errorf("%q: decoded %#v", s, back)
-		}
-	}
-	got, _ := AppendPacket(nil, "/chat", 7, "e", []any{"x"})
-	if string(got) != `2/chat,7["e","x"]` {
-		t.Errorf("namespace and id: %s", got)
-	}
-	if _, ok := AppendPacket(nil, "/", -1, "e", []any{map[string]any{"b": ([]byte{1})}}); ok {
-		t.Error("binary argument encoded as text")
-	}
-}
-
-func BenchmarkAppendPacketText(b *testing.B) {
-	line := strings.Repeat("hello world, a log line with \"quotes\" and \t tabs ", 2)
-	var buf []byte
-	b.SetBytes(int64(len(line)))
-	for i := 0; i < b.N; i++ {
-		buf, _ = AppendPacket(buf[:0], "/", -1, "message", []any{line})
-	}
-}
-
 func BenchmarkPrinterText(b *testing.B) {
 	p := Printer{Format: Text}
 	args := []any{"hello world, a log line of about a hundred bytes or so, plain text with no escapes"}

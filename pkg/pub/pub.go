@@ -449,21 +449,35 @@ type limit struct {
 	what   string // where max comes from, for errors
 }
 
-// encode parses one line and encodes its event, refusing one over the
-// limit.
+// encode parses one line and encodes its event (encodeEvent).
 func encode(c Config, lim limit, n int, line []byte) (item, error) {
 	ev, args, err := lines.Parse(c.Format, c.Event, line)
 	if err != nil {
 		return item{}, err
 	}
+	return encodeEvent(lim, n, ev, args)
+}
+
+// encodeEvent encodes line n's event, refusing one over the limit or one
+// whose arguments do not encode as JSON.
+func encodeEvent(lim limit, n int, ev string, args []any) (item, error) {
 	if lines.HasBinary(args) {
 		// Each attachment goes as a message of its own.
 		if size := largestBinary(args); size > lim.max {
 			return item{}, fmt.Errorf("binary data of %d bytes, over %s", size, lim.what)
 		}
+		// The connection encodes the event, the binary values as
+		// placeholders: what EncodeArray takes (them as base64) it takes
+		// too, and what it refuses must be refused here.
+		if _, err := lines.EncodeArray(nil, ev, args); err != nil {
+			return item{}, err
+		}
 		return item{line: n, event: ev, args: args}, nil
 	}
-	body := lines.AppendArray(nil, ev, args)
+	body, err := lines.EncodeArray(nil, ev, args)
+	if err != nil {
+		return item{}, err
+	}
 	if size := lim.header + len(body); size > lim.max {
 		return item{}, fmt.Errorf("event is %d bytes as sent, over %s", size, lim.what)
 	}
