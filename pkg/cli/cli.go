@@ -49,13 +49,6 @@ func (e *Error) WithHint(format string, a ...any) *Error {
 	return e
 }
 
-// ErrReported is returned by a command that has already told the user what
-// went wrong; only its exit code is used.
-type ErrReported int
-
-func (e ErrReported) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
-func (e ErrReported) ExitCode() int { return int(e) }
-
 // ExitCode maps an error to an exit status: nil is 0, an error carrying a
 // code gives that code, anything else is 1.
 func ExitCode(err error) int {
@@ -72,17 +65,15 @@ func ExitCode(err error) int {
 // Report writes err as one line on w, "prog: message", with a hint line when
 // it has one, and returns the exit code.
 func Report(w io.Writer, prog string, err error) int {
-	code := ExitCode(err)
-	var rep ErrReported
-	if err == nil || errors.As(err, &rep) {
-		return code
+	if err == nil {
+		return ExitOK
 	}
 	fmt.Fprintf(w, "%s: %v\n", prog, err)
 	var e *Error
 	if errors.As(err, &e) && e.Hint != "" {
 		fmt.Fprintf(w, "%s: hint: %s\n", prog, e.Hint)
 	}
-	return code
+	return ExitCode(err)
 }
 
 // Stdio are the streams a command reads and writes; tests pass their own.
@@ -122,12 +113,9 @@ func Main[C any](prog string, args []string,
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	go func() {
-		s, ok := <-sigs
-		if !ok {
-			return
-		}
+		<-sigs
 		cancel()
-		s = <-sigs
+		s := <-sigs
 		code := 130
 		if s == syscall.SIGTERM {
 			code = 143
