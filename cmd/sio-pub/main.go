@@ -8,6 +8,11 @@ import (
 	"github.com/sio-tools/sio/pkg/pub"
 )
 
+var command = cli.Command[pub.Config]{Name: "sio-pub", Parse: pub.ParseFlags, Run: pub.Run}
+
 func main() {
-	os.Exit(cli.Main("sio-pub", os.Args[1:], pub.ParseFlags, pub.Run))
+	ctx, stop := cli.SetupProcess(command.Name, os.Stderr)
+	code := cli.Run(ctx, command, os.Args[1:], os.Getenv, cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	stop()
+	os.Exit(code)
 }

@@ -8,6 +8,11 @@ import (
 	"github.com/sio-tools/sio/pkg/sub"
 )
 
+var command = cli.Command[sub.Config]{Name: "sio-sub", Parse: sub.ParseFlags, Run: sub.Run}
+
 func main() {
-	os.Exit(cli.Main("sio-sub", os.Args[1:], sub.ParseFlags, sub.Run))
+	ctx, stop := cli.SetupProcess(command.Name, os.Stderr)
+	code := cli.Run(ctx, command, os.Args[1:], os.Getenv, cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	stop()
+	os.Exit(code)
 }

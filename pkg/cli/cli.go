@@ -1,6 +1,8 @@
 // Package cli holds what the three sio commands share: the error type that
-// carries an exit code, flag and environment helpers, and Main, which runs a
-// command with a signal context and turns its error into an exit status.
+// carries an exit code, flag and environment helpers, Run, which runs a
+// command on the streams and environment it is given and turns its error
+// into an exit status, and SetupProcess, the one place that changes
+// process-wide state (signals) for a command's main.
 package cli
 
 import (
@@ -9,9 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 )
 
 // Exit codes, the same for all three commands (README, "Exit status").
@@ -83,45 +82,31 @@ type Stdio struct {
 	Err io.Writer
 }
 
-// Main parses args with parse, runs run with a context that is cancelled
-// on SIGINT or SIGTERM, reports the error on stderr and returns the exit
-// status. A second signal exits at once with status 130 (INT) or 143 (TERM).
-func Main[C any](prog string, args []string,
-	parse func(args []string, getenv func(string) string, stdout io.Writer) (C, error),
-	run func(ctx context.Context, cfg C, stdio Stdio) error) int {
-	// A closed stdout or stderr is an error of the write (sio-sub ends
-	// quietly; a log line is lost), never a death by SIGPIPE: the README's
-	// "sio-serve --port 0 2>&1 | head -1" left a server that died at its
-	// next log line.
-	signal.Ignore(syscall.SIGPIPE)
-	stdio := Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
-	cfg, err := parse(args, os.Getenv, os.Stdout)
+// Command is one sio command: its name, how it reads its flags and the
+// environment (writing -h and --version to stdout), and how it runs.
+type Command[C any] struct {
+	Name  string
+	Parse func(args []string, getenv func(string) string, stdout io.Writer) (C, error)
+	Run   func(ctx context.Context, cfg C, stdio Stdio) error
+}
+
+// Run runs cmd with args, the environment getenv and the streams of stdio,
+// until it ends or ctx is cancelled; it reports an error on stdio.Err and
+// returns the exit status. It touches nothing of the process (no os.Stdin,
+// no os.Getenv, no signals), so a test can call it as main does:
+//
+//	os.Exit(cli.Run(ctx, cmd, os.Args[1:], os.Getenv, cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
+func Run[C any](ctx context.Context, cmd Command[C], args []string, getenv func(string) string, stdio Stdio) int {
+	cfg, err := cmd.Parse(args, getenv, stdio.Out)
 	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
+		return ExitOK // -h or --version: printed by Parse
 	}
 	if err != nil {
-		code := Report(os.Stderr, prog, err)
+		code := Report(stdio.Err, cmd.Name, err)
 		if code == ExitUsage {
-			fmt.Fprintf(os.Stderr, "%s: hint: try '%s -h'\n", prog, prog)
+			fmt.Fprintf(stdio.Err, "%s: hint: try '%s -h'\n", cmd.Name, cmd.Name)
 		}
 		return code
 	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		<-sigs
-		cancel()
-		s := <-sigs
-		code := 130
-		if s == syscall.SIGTERM {
-			code = 143
-		}
-		fmt.Fprintf(os.Stderr, "%s: second signal, exiting now\n", prog)
-		os.Exit(code)
-	}()
-	return Report(os.Stderr, prog, run(ctx, cfg, stdio))
+	return Report(stdio.Err, cmd.Name, cmd.Run(ctx, cfg, stdio))
 }

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -285,11 +284,6 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 
 // Run serves until ctx is cancelled, then shuts down cleanly.
 func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
-	if os.Getenv("GOGC") == "" {
-		// Fan-out allocates short-lived buffers; a larger heap target
-		// costs little memory and much less GC (the library's default path; README, "library problems").
-		debug.SetGCPercent(400)
-	}
 	level := slog.LevelInfo
 	if c.Quiet {
 		level = slog.LevelWarn
