@@ -125,9 +125,15 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 	if t := conn.Transport(); t != nil {
 		_ = t.On("drain", drain)
 	}
+	poll := pollingOf(conn.Transport())
 	_ = conn.On("upgrade", func(args ...any) {
 		if t, ok := args[0].(transports.Transport); ok {
 			_ = t.On("drain", drain)
+			// Before the engine flushes what it queued meanwhile: these
+			// came first.
+			if held := poll.takeHeldOrNil(); len(held) > 0 {
+				t.Send(held)
+			}
 		}
 	})
 	_ = conn.On("packet", func(args ...any) {

@@ -200,3 +200,65 @@ func TestHeartbeatPongBeforeTimer(t *testing.T) {
 		t.Fatalf("%d pings, held %v: the test did not run as meant", pings, held.Load())
 	}
 }
+
+// Two sends for one waiting GET (the engine's flush and its upgrade
+// check run on different goroutines, and both may find the transport
+// writable) keep the session: the second send's packets go with the next
+// GET. The library's second send found the GET answered, and the session
+// ended as a transport error ("polling write error"): the upgrade that
+// followed went to a forgotten connection (TestUpgradesUnderLoad).
+func TestPollingOneSendPerGet(t *testing.T) {
+	for _, next := range []string{"GET", "upgrade"} {
+		t.Run(next, func(t *testing.T) { testOneSendPerGet(t, next) })
+	}
+}
+
+// testOneSendPerGet sends twice for one GET; the second message must come
+// with the next GET, or over the websocket the connection upgrades to.
+func testOneSendPerGet(t *testing.T, next string) {
+	r, base := server(t)
+	url := pollJoin(t, base)
+	sid := url[strings.LastIndex(url, "sid=")+4:]
+	if a := request(context.Background(), "GET", url, ""); a.status != http.StatusOK || !strings.Contains(a.body, "40{") {
+		t.Fatalf("the CONNECT answer: %d %q", a.status, a.body)
+	}
+	held := make(chan answer, 1)
+	go func() { held <- request(context.Background(), "GET", url, "") }()
+	waitFor(t, "the GET to be held", func() bool { return relay.PollWaiting(r, sid) })
+	if !relay.SendTwice(r, sid, `2["a","1"]`, `2["a","2"]`) {
+		t.Fatal("no such connection")
+	}
+	if a := <-held; a.status != http.StatusOK || a.body != `42["a","1"]` {
+		t.Fatalf("the waiting GET: %d %q, want the first message", a.status, a.body)
+	}
+	if next == "GET" {
+		if a := request(context.Background(), "GET", url, ""); a.status != http.StatusOK || a.body != `42["a","2"]` {
+			t.Fatalf("the next GET: %d %q, want the second message (the session kept)", a.status, a.body)
+		}
+		return
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket&sid="+sid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, m, err := ws.ReadMessage(); err != nil || string(m) != "3probe" {
+		t.Fatalf("the probe's answer: %q %v", m, err)
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
+	for {
+		_, m, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("after the upgrade: %v, want the second message", err)
+		}
+		if string(m) == "6" || string(m) == "2" { // a noop, a ping
+			continue
+		}
+		if string(m) != `42["a","2"]` {
+			t.Fatalf("after the upgrade: %q, want the second message", m)
+		}
+		return
+	}
+}

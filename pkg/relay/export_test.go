@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"strings"
+
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 )
 
@@ -71,3 +73,17 @@ func Logs(r *Relay) int {
 
 // KeptBytes returns the bytes recovery keeps, events and their overhead.
 func KeptBytes(r *Relay) int64 { return r.recovery.bytes.Load() }
+
+// SendTwice hands the long-polling connection sid's transport two
+// messages, one send each, as the engine's flush and its upgrade check
+// may at once; it reports whether the connection was there.
+func SendTwice(r *Relay, sid, first, second string) bool {
+	s, ok := r.io.Engine().Clients().Load(sid)
+	if !ok {
+		return false
+	}
+	t := s.Transport()
+	t.Send([]*packet.Packet{{Type: packet.MESSAGE, Data: strings.NewReader(first)}})
+	t.Send([]*packet.Packet{{Type: packet.MESSAGE, Data: strings.NewReader(second)}})
+	return true
+}

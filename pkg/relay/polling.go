@@ -32,6 +32,17 @@ import (
 //     gave up. It now gets the close packet (TestPollingEndings).
 //   - A payload that is not Engine.IO gets 400 and ends the session (the
 //     library answered "ok" and went on, as if nothing had been sent).
+//   - Two sends for one GET ended the session. The engine checks that the
+//     transport is writable and then sends, and so does its upgrade check
+//     (a noop every 100 ms, to end the GET that waits); the two run on
+//     different goroutines, both saw the transport writable, and the
+//     second send found the GET answered by the first: "polling write
+//     error", the session closed as a transport error, and the upgrade
+//     that followed went to a forgotten connection (TestUpgradesUnderLoad,
+//     about 1 run in 20 under a burner; TestPollingOneSendPerGet). Now a
+//     send that finds the GET taken keeps its packets for the next GET,
+//     or hands them to the websocket on an upgrade (takeHeld); a noop is
+//     dropped.
 //   - A GET the client gives up (it closes the request) ends the session,
 //     as the protocol wants: the library's clean-up took away its own
 //     listener for that before the event came, so the next GET was taken
@@ -40,6 +51,11 @@ type pollingTransport struct {
 	transports.Polling
 	post atomic.Pointer[types.HttpContext] // the POST being read, if any
 	last atomic.Pointer[poll]              // the last GET handed to the library
+
+	// One send per GET (see Send).
+	smu     sync.Mutex
+	sending bool             // the waiting GET is taken by a send
+	held    []*packet.Packet // packets for the next GET (or the upgrade)
 }
 
 // poll is a GET handed to the library, and whether it was answered.
@@ -83,6 +99,11 @@ func (p *pollingTransport) OnRequest(ctx *types.HttpContext) {
 	}
 	switch ctx.Method() {
 	case http.MethodGet:
+		// A new GET: the next send may take it, with what was held.
+		p.smu.Lock()
+		p.sending = false
+		p.smu.Unlock()
+		defer p.sendHeld()
 		// The context ends with an error only when the request went
 		// before a response was written.
 		_ = ctx.Once("close", func(args ...any) {
@@ -99,6 +120,68 @@ func (p *pollingTransport) OnRequest(ctx *types.HttpContext) {
 		defer p.post.CompareAndSwap(ctx, nil)
 	}
 	p.Polling.OnRequest(ctx)
+}
+
+// Send hands packets to the waiting GET, once per GET: a send that finds
+// the GET taken by another keeps its packets for the next one.
+func (p *pollingTransport) Send(packets []*packet.Packet) {
+	p.smu.Lock()
+	if p.sending {
+		for _, pk := range packets {
+			if pk.Type != packet.NOOP { // a noop carries nothing
+				p.held = append(p.held, pk)
+			}
+		}
+		p.smu.Unlock()
+		return
+	}
+	p.sending = true
+	if len(p.held) > 0 {
+		packets = append(p.held, packets...)
+		p.held = nil
+	}
+	p.smu.Unlock()
+	p.Polling.Send(packets)
+}
+
+// sendHeld sends what was held, once a new GET was taken and nothing else
+// took it.
+func (p *pollingTransport) sendHeld() {
+	p.smu.Lock()
+	pending := len(p.held) > 0 && !p.sending && p.Writable()
+	p.smu.Unlock()
+	if pending {
+		p.Send(nil)
+	}
+}
+
+// takeHeld returns the packets held for a next GET that will not come
+// (the connection upgraded), and holds no more.
+func (p *pollingTransport) takeHeld() []*packet.Packet {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	held := p.held
+	p.held = nil
+	p.sending = true // the transport is done: nothing more for it
+	return held
+}
+
+// takeHeldOrNil is takeHeld on a transport that may be nil (a connection
+// that did not start on polling).
+func (p *pollingTransport) takeHeldOrNil() []*packet.Packet {
+	if p == nil {
+		return nil
+	}
+	return p.takeHeld()
+}
+
+// pollingOf returns the relay's polling transport inside t, if it is one.
+func pollingOf(t transports.Transport) *pollingTransport {
+	if g, ok := t.(*guardedTransport); ok {
+		t = g.Transport
+	}
+	p, _ := t.(*pollingTransport)
+	return p
 }
 
 // pollTaken is the context key of the function that says a GET was taken
