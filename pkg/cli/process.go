@@ -7,7 +7,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
+
+// ShutdownTimeout is how long a command has, from the first SIGINT or
+// SIGTERM, to finish what it was doing and exit (sio-serve: tell its
+// clients and close; README and sio-serve -h say "within 5 s"). The steps
+// of a shutdown share this one deadline rather than each having its own.
+const ShutdownTimeout = 5 * time.Second
 
 // SetupProcess makes the process-wide settings every sio command needs and
 // is called once, by main, before Run:
@@ -17,7 +24,7 @@ import (
 //     SIGPIPE. The README's "sio-serve --port 0 2>&1 | head -1" left a
 //     server that died at its next log line.
 //   - The first SIGINT or SIGTERM cancels the returned context, which the
-//     command takes as "shut down"; a second one
+//     command takes as "shut down" (within ShutdownTimeout); a second one
 //     exits at once with status 130 (INT) or 143 (TERM), saying so on
 //     stderr, for a user who will not wait.
 //

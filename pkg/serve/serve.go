@@ -405,19 +405,29 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	}
 	log.Info("shutting down", "clients", r.Clients())
 	_ = notify("STOPPING=1")
-	// Stop accepting first, then tell the clients, then wait for the
-	// rest of the HTTP requests: all within 5 s.
-	ln.Close()
-	r.Close(2 * time.Second)
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-	}
+	shutdown(ln, r, srv)
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		return cli.Errorf(cli.ExitFailure, "serve: %v", err)
 	}
 	return nil
+}
+
+// disconnectWait is how long shutdown waits for the clients to leave once
+// told to: it leaves, within cli.ShutdownTimeout, time for the relay's own
+// close (up to 1 s) and for the last HTTP requests.
+const disconnectWait = 2 * time.Second
+
+// shutdown stops accepting, then tells the clients, then waits for the rest
+// of the HTTP requests, all within the one deadline cli.ShutdownTimeout
+// from now; requests still open then are cut.
+func shutdown(ln net.Listener, r *relay.Relay, srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), cli.ShutdownTimeout)
+	defer cancel()
+	ln.Close()
+	r.Close(disconnectWait)
+	if err := srv.Shutdown(ctx); err != nil {
+		srv.Close()
+	}
 }
 
 // listenError says what address could not be listened on, and why, without

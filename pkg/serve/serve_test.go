@@ -60,8 +60,9 @@ func runServer(t *testing.T, args ...string) (string, context.CancelFunc, chan e
 	}
 }
 
-// Run serves until its context ends, then returns nil within 5 s with
-// no goroutine left behind (the leak check runs after the tests).
+// Run serves until its context ends, then returns nil within
+// cli.ShutdownTimeout (5 s) with no goroutine left behind (the leak check
+// runs after the tests).
 func TestRunStopsCleanly(t *testing.T) {
 	base, cancel, done := runServer(t, "--port", "0", "-q")
 	defer cancel()
@@ -93,8 +94,8 @@ func TestRunStopsCleanly(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return within 5 s")
+	case <-time.After(cli.ShutdownTimeout + 500*time.Millisecond): // a little for the scheduler
+		t.Fatalf("Run did not return within %v", cli.ShutdownTimeout)
 	}
 	t.Logf("stopped in %v", time.Since(start).Round(time.Millisecond))
 	told := time.After(5 * time.Second)
