@@ -48,7 +48,7 @@ type ackResult struct {
 	err  error
 }
 
-func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int, error)) error {
+func (a *acker) run(ctx context.Context, items <-chan item, sk *skips) error {
 	a.results.init()
 	a.printer.Format = a.cfg.Format
 	var endErr error
@@ -123,7 +123,7 @@ func (a *acker) run(ctx context.Context, items <-chan item, invalid func() (int,
 	if endErr != nil {
 		return endErr
 	}
-	return skipped(invalid)
+	return sk.take()
 }
 
 // send sends one event with an ack request.

@@ -300,8 +300,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	defer cn.Close()
 
 	items := make(chan item, c.Buffer)
-	var invalid int
-	var firstBad error
+	sk := &skips{stderr: stdio.Err}
 	// What goes before an event's body: the Engine.IO message type, the
 	// Socket.IO packet type, the namespace, and an ack id with --ack.
 	header := 1 + len(lines.AppendHeader(nil, c.URL.Path, -1))
@@ -312,20 +311,20 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	if mp := cn.MaxPayload(); mp > 0 && mp < int64(c.MaxBytes) {
 		lim.max, lim.what = int(mp), fmt.Sprintf("the server's limit %d (its maxPayload)", mp)
 	}
-	go read(ctx, c, lim, stdio, items, &invalid, &firstBad)
+	go read(ctx, c, lim, stdio, items, sk)
 
-	result := func() (int, error) { return invalid, firstBad }
 	if c.Ack {
 		a := &acker{cn: cn, cfg: c, stderr: stdio.Err, stdout: stdio.Out}
-		return a.run(ctx, items, result)
+		return a.run(ctx, items, sk)
 	}
 	p := &publisher{cn: cn, cfg: c}
-	return p.run(ctx, items, result)
+	return p.run(ctx, items, sk)
 }
 
 // read parses stdin into items; it closes items at EOF or after the item
-// that carries an error.
-func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<- item, invalid *int, firstBad *error) {
+// that carries an error. With --skip-invalid it reports the lines it
+// skips to sk.
+func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<- item, sk *skips) {
 	defer close(items)
 	pace := newPacer(c.Rate)
 	defer pace.stop()
@@ -385,12 +384,54 @@ func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<
 			return
 		}
 		// Reported here, in input order; counted for the exit status.
-		fmt.Fprintf(stdio.Err, "sio-pub: %v\n", le)
-		*invalid++ // read by run only after items is closed
-		if *firstBad == nil {
-			*firstBad = le
+		// Interrupted, the reader stops here as send stops it for a
+		// valid line: run no longer takes lines, nor counts skipped ones.
+		if !sk.report(le) || ctx.Err() != nil {
+			return
 		}
 	}
+}
+
+// skips counts the lines the reader skipped (--skip-invalid) for run's
+// exit status. A lock hands the count over, not the close of items: an
+// interrupted run ends without waiting for the reader, which may be in
+// the middle of a line, or blocked reading stdin for good.
+type skips struct {
+	stderr io.Writer
+
+	mu    sync.Mutex
+	n     int
+	first error
+	taken bool // run has the count: nothing more is reported
+}
+
+// report says on stderr that a line was skipped and counts it, both under
+// the lock, so that every line reported is in the count run takes. It
+// returns false, reporting nothing, once run took the count.
+func (s *skips) report(le *lines.LineError) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.taken {
+		return false
+	}
+	fmt.Fprintf(s.stderr, "sio-pub: %v\n", le)
+	s.n++
+	if s.first == nil {
+		s.first = le
+	}
+	return true
+}
+
+// take ends the count and returns the exit 65 for the lines skipped, or
+// nil when none was.
+func (s *skips) take() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.taken = true
+	if s.n == 0 {
+		return nil
+	}
+	return &cli.Error{Code: cli.ExitData, Err: fmt.Errorf("%d invalid line(s) skipped, the first: %v", s.n, s.first)}
 }
 
 // pacer spaces events at most rate a second apart (none when rate is 0),
@@ -521,7 +562,7 @@ type publisher struct {
 // that a lost connection can say how many lines it may have taken along.
 const confirmEvery = 50 * time.Millisecond
 
-func (p *publisher) run(ctx context.Context, items <-chan item, invalid func() (int, error)) error {
+func (p *publisher) run(ctx context.Context, items <-chan item, sk *skips) error {
 	p.progress = make(chan struct{}, 1)
 	lastConfirm := time.Now()
 	var endErr error
@@ -582,15 +623,7 @@ loop:
 	if endErr != nil {
 		return endErr
 	}
-	return skipped(invalid)
-}
-
-// skipped is the exit 65 for lines skipped with --skip-invalid.
-func skipped(invalid func() (int, error)) error {
-	if n, first := invalid(); n > 0 {
-		return &cli.Error{Code: cli.ExitData, Err: fmt.Errorf("%d invalid line(s) skipped, the first: %v", n, first)}
-	}
-	return nil
+	return sk.take()
 }
 
 // waitWindow returns once fewer than Window lines are unconfirmed (a
