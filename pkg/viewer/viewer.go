@@ -3,7 +3,10 @@
 //
 // The client files in dist/ are copied from node_modules by `make assets`
 // (the socket.io-client version package-lock.json pins) and are not
-// committed: without them this package does not compile.
+// committed. Without them the package still compiles (dist/README.md, ours,
+// keeps the directory in every clone, so `go install` and `go build` need
+// no npm), and the client's paths answer 503 saying how to build a binary
+// that has them.
 package viewer
 
 import (
@@ -12,26 +15,46 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"errors"
+	"io/fs"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 )
 
-//go:embed dist/socket.io.js dist/socket.io.min.js dist/socket.io.min.js.map
+// dist is whatever `make assets` put in dist/, besides its README.md.
+//
+//go:embed dist
 var dist embed.FS
 
 //go:embed page/index.html page/viewer.css page/viewer.js
 var page embed.FS
 
+// clientFiles are the browser client's files: socket.io.js,
+// socket.io.min.js and socket.io.min.js.map, when the build had them.
+var clientFiles = mustSub(dist, "dist")
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
 // ClientVersion is the socket.io-client version named in the embedded
-// file's banner (" * Socket.IO v4.8.4").
-var ClientVersion = clientVersion()
+// file's banner (" * Socket.IO v4.8.4"), or "" when this binary was built
+// without the client.
+var ClientVersion = clientVersion(clientFiles)
 
 var banner = regexp.MustCompile(`(?m)^ \* Socket\.IO v(\S+)$`)
 
-func clientVersion() string {
-	b, err := dist.ReadFile("dist/socket.io.js")
+func clientVersion(client fs.FS) string {
+	b, err := fs.ReadFile(client, "socket.io.js")
+	if errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
 	if err != nil {
 		panic(err)
 	}
@@ -41,6 +64,12 @@ func clientVersion() string {
 	}
 	return string(m[1])
 }
+
+// MissingClient is what the client's paths answer, with a 503, in a binary
+// built without the client; the viewer page shows it too.
+const MissingClient = "This sio-serve was built without the official Socket.IO browser client " +
+	"(socket.io-client), so it cannot serve it and the viewer cannot connect. " +
+	"Build sio-serve with `make build`, which fetches the client with npm and embeds it."
 
 // csp lets the page load only its own script and style and talk only to
 // its own origin: payloads are rendered as text, and even a bug there
@@ -55,11 +84,7 @@ type asset struct {
 	ctype, cache string
 }
 
-func newAsset(fs embed.FS, name, ctype, cache string) *asset {
-	b, err := fs.ReadFile(name)
-	if err != nil {
-		panic(err)
-	}
+func newAsset(b []byte, ctype, cache string) *asset {
 	a := &asset{body: b, ctype: ctype, cache: cache, etag: etag(b, "")}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
@@ -70,6 +95,35 @@ func newAsset(fs embed.FS, name, ctype, cache string) *asset {
 		a.gzEtag = etag(b, "-gz")
 	}
 	return a
+}
+
+// pageAsset is one file of the page, which every build has.
+func pageAsset(name, ctype string) *asset {
+	b, err := page.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return newAsset(b, ctype, revalid)
+}
+
+// clientAsset serves the client file name, or says with a 503 that this
+// binary has no client: a missing file is a way to build, not a bug.
+func clientAsset(client fs.FS, name, ctype string) http.Handler {
+	b, err := fs.ReadFile(client, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return http.HandlerFunc(missingClient)
+	}
+	if err != nil {
+		panic(err)
+	}
+	return newAsset(b, ctype, clientCache)
+}
+
+func missingClient(w http.ResponseWriter, _ *http.Request) {
+	// Not cached: once sio-serve is rebuilt with the client, the browser
+	// gets it at once.
+	w.Header().Set("Cache-Control", "no-store")
+	http.Error(w, MissingClient, http.StatusServiceUnavailable)
 }
 
 func etag(b []byte, suffix string) string {
@@ -132,10 +186,19 @@ const (
 // The client paths are more specific than the Socket.IO endpoint's
 // "/socket.io/" pattern, so they win over the engine in a ServeMux.
 //
+// In a binary built without the client (no `make assets`), the client's
+// paths answer 503 with MissingClient, and the page shows it.
+//
 // With atRoot false, "/" is left to the caller (sio-serve --static) and
 // the viewer is at /_sio/ only.
 func Register(mux *http.ServeMux, atRoot bool) {
-	index := newAsset(page, "page/index.html", "text/html; charset=utf-8", revalid)
+	register(mux, atRoot, clientFiles)
+}
+
+// register is Register with the client's files in client (at its root),
+// so that a test can pass them, or leave them out.
+func register(mux *http.ServeMux, atRoot bool, client fs.FS) {
+	index := pageAsset("page/index.html", "text/html; charset=utf-8")
 	pageHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("Referrer-Policy", "no-referrer")
@@ -145,11 +208,11 @@ func Register(mux *http.ServeMux, atRoot bool) {
 		mux.Handle("/{$}", pageHandler)
 	}
 	mux.Handle("/_sio/{$}", pageHandler)
-	mux.Handle("/_sio/viewer.js", newAsset(page, "page/viewer.js", jsType, revalid))
-	mux.Handle("/_sio/viewer.css", newAsset(page, "page/viewer.css", "text/css; charset=utf-8", revalid))
-	js := newAsset(dist, "dist/socket.io.js", jsType, clientCache)
+	mux.Handle("/_sio/viewer.js", pageAsset("page/viewer.js", jsType))
+	mux.Handle("/_sio/viewer.css", pageAsset("page/viewer.css", "text/css; charset=utf-8"))
+	js := clientAsset(client, "socket.io.js", jsType)
 	mux.Handle("/socket.io/socket.io.js", js)
 	mux.Handle("/sio.js/socket.io.js", js)
-	mux.Handle("/socket.io/socket.io.min.js", newAsset(dist, "dist/socket.io.min.js", jsType, clientCache))
-	mux.Handle("/socket.io/socket.io.min.js.map", newAsset(dist, "dist/socket.io.min.js.map", "application/json; charset=utf-8", clientCache))
+	mux.Handle("/socket.io/socket.io.min.js", clientAsset(client, "socket.io.min.js", jsType))
+	mux.Handle("/socket.io/socket.io.min.js.map", clientAsset(client, "socket.io.min.js.map", "application/json; charset=utf-8"))
 }

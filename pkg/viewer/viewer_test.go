@@ -5,11 +5,13 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // lockedVersion is the socket.io-client version package-lock.json pins.
@@ -32,18 +34,45 @@ func lockedVersion(t *testing.T) string {
 	return v
 }
 
+// In CI (make test runs make assets) the embedded client must be there;
+// elsewhere a build without npm is a supported one.
 func TestClientIsTheLockedVersion(t *testing.T) {
+	if ClientVersion == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("built without the browser client (run make assets)")
+		}
+		t.Skip("built without the browser client (make assets copies it)")
+	}
 	if want := lockedVersion(t); ClientVersion != want {
 		t.Fatalf("embedded socket.io-client %s, package-lock.json pins %s (run make assets)", ClientVersion, want)
 	}
 }
 
-func newMux() *http.ServeMux {
+// fakeClient stands for the client's files: a banner as the real ones
+// have, and enough text to be worth compressing.
+var fakeClient = fstest.MapFS{
+	"socket.io.js":         {Data: []byte("/*!\n * Socket.IO v9.8.7\n * (c) test\n */\n" + strings.Repeat("var io;\n", 500))},
+	"socket.io.min.js":     {Data: []byte("/*!\n * Socket.IO v9.8.7\n */\n" + strings.Repeat("io;", 500))},
+	"socket.io.min.js.map": {Data: []byte(`{"version":3,"mappings":"` + strings.Repeat("A", 500) + `"}`)},
+}
+
+func TestClientVersion(t *testing.T) {
+	if v := clientVersion(fakeClient); v != "9.8.7" {
+		t.Errorf("with the client: %q, want 9.8.7", v)
+	}
+	if v := clientVersion(fstest.MapFS{}); v != "" {
+		t.Errorf("without the client: %q, want empty", v)
+	}
+}
+
+// newMux is sio-serve's mux with the viewer on it, and the given client
+// files.
+func newMux(client fs.FS) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "engine", http.StatusTeapot)
 	}))
-	Register(mux, true)
+	register(mux, true, client)
 	return mux
 }
 
@@ -58,39 +87,56 @@ func get(t *testing.T, h http.Handler, path string, hdr ...string) *http.Respons
 	return rec.Result()
 }
 
-// The client paths win over the engine's "/socket.io/" and serve the very
-// bytes of the npm package (when node_modules is there to compare).
+// clientRoutes are the client's paths and the file each serves.
+var clientRoutes = []struct{ path, ctype, file string }{
+	{"/socket.io/socket.io.js", "text/javascript; charset=utf-8", "socket.io.js"},
+	{"/socket.io/socket.io.min.js", "text/javascript; charset=utf-8", "socket.io.min.js"},
+	{"/socket.io/socket.io.min.js.map", "application/json; charset=utf-8", "socket.io.min.js.map"},
+	{"/sio.js/socket.io.js", "text/javascript; charset=utf-8", "socket.io.js"},
+}
+
+// pageRoutes are the page's paths, there in every build.
+var pageRoutes = []struct{ path, ctype string }{
+	{"/", "text/html; charset=utf-8"},
+	{"/_sio/", "text/html; charset=utf-8"},
+	{"/_sio/viewer.js", "text/javascript; charset=utf-8"},
+	{"/_sio/viewer.css", "text/css; charset=utf-8"},
+}
+
+func checkPage(t *testing.T, mux http.Handler) {
+	t.Helper()
+	for _, c := range pageRoutes {
+		resp := get(t, mux, c.path)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != c.ctype {
+			t.Errorf("GET %s: %d %q, want 200 %q", c.path, resp.StatusCode, resp.Header.Get("Content-Type"), c.ctype)
+		}
+		if resp.Header.Get("ETag") == "" || resp.Header.Get("Cache-Control") == "" {
+			t.Errorf("GET %s: no ETag or Cache-Control", c.path)
+		}
+	}
+	csp := get(t, mux, "/").Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("page CSP %q", csp)
+	}
+}
+
+// The client paths win over the engine's "/socket.io/" and serve the
+// client's files as they are.
 func TestRoutes(t *testing.T) {
-	mux := newMux()
-	for _, c := range []struct{ path, ctype, file string }{
-		{"/", "text/html; charset=utf-8", ""},
-		{"/_sio/", "text/html; charset=utf-8", ""},
-		{"/_sio/viewer.js", "text/javascript; charset=utf-8", ""},
-		{"/_sio/viewer.css", "text/css; charset=utf-8", ""},
-		{"/socket.io/socket.io.js", "text/javascript; charset=utf-8", "socket.io.js"},
-		{"/socket.io/socket.io.min.js", "text/javascript; charset=utf-8", "socket.io.min.js"},
-		{"/socket.io/socket.io.min.js.map", "application/json; charset=utf-8", "socket.io.min.js.map"},
-		{"/sio.js/socket.io.js", "text/javascript; charset=utf-8", "socket.io.js"},
-	} {
+	mux := newMux(fakeClient)
+	checkPage(t, mux)
+	for _, c := range clientRoutes {
 		resp := get(t, mux, c.path)
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != c.ctype {
 			t.Errorf("GET %s: %d %q, want 200 %q", c.path, resp.StatusCode, resp.Header.Get("Content-Type"), c.ctype)
 			continue
 		}
-		if resp.Header.Get("ETag") == "" || resp.Header.Get("Cache-Control") == "" {
-			t.Errorf("GET %s: no ETag or Cache-Control", c.path)
+		if resp.Header.Get("ETag") == "" || resp.Header.Get("Cache-Control") != clientCache {
+			t.Errorf("GET %s: ETag %q, Cache-Control %q", c.path, resp.Header.Get("ETag"), resp.Header.Get("Cache-Control"))
 		}
-		if c.file == "" {
-			continue
-		}
-		want, err := os.ReadFile("../../node_modules/socket.io-client/dist/" + c.file)
-		if err != nil {
-			t.Logf("not compared with node_modules: %v", err)
-			continue
-		}
-		if !bytes.Equal(body, want) {
-			t.Errorf("GET %s: not the bytes of node_modules/socket.io-client/dist/%s", c.path, c.file)
+		if !bytes.Equal(body, fakeClient[c.file].Data) {
+			t.Errorf("GET %s: not the bytes of %s", c.path, c.file)
 		}
 	}
 	if resp := get(t, mux, "/socket.io/?EIO=4&transport=polling"); resp.StatusCode != http.StatusTeapot {
@@ -99,14 +145,58 @@ func TestRoutes(t *testing.T) {
 	if resp := get(t, mux, "/nope"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /nope: %d", resp.StatusCode)
 	}
-	csp := get(t, mux, "/").Header.Get("Content-Security-Policy")
-	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
-		t.Errorf("page CSP %q", csp)
+}
+
+// A binary built without the client (no npm) serves the page, and answers
+// the client's paths 503 with what to do, never cached; the engine keeps
+// its path.
+func TestWithoutClient(t *testing.T) {
+	mux := newMux(fstest.MapFS{})
+	checkPage(t, mux)
+	for _, c := range clientRoutes {
+		resp := get(t, mux, c.path)
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+			t.Errorf("GET %s: %d %q, want 503 text/plain", c.path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if string(body) != MissingClient+"\n" {
+			t.Errorf("GET %s: %q, want %q", c.path, body, MissingClient)
+		}
+		if resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: Cache-Control %q, want no-store", c.path, resp.Header.Get("Cache-Control"))
+		}
+	}
+	for _, want := range []string{"built without the official Socket.IO browser client", "make build"} {
+		if !strings.Contains(MissingClient, want) {
+			t.Errorf("MissingClient does not say %q", want)
+		}
+	}
+	if resp := get(t, mux, "/socket.io/?EIO=4&transport=polling"); resp.StatusCode != http.StatusTeapot {
+		t.Errorf("the engine's path went to %d, not the engine", resp.StatusCode)
+	}
+}
+
+// The client this binary embeds, when it has one, is the very bytes of
+// the npm package (when node_modules is there to compare).
+func TestEmbeddedClientIsTheNpmPackage(t *testing.T) {
+	if ClientVersion == "" {
+		t.Skip("built without the browser client")
+	}
+	mux := newMux(clientFiles)
+	for _, c := range clientRoutes {
+		want, err := os.ReadFile("../../node_modules/socket.io-client/dist/" + c.file)
+		if err != nil {
+			t.Skipf("not compared with node_modules: %v", err)
+		}
+		body, _ := io.ReadAll(get(t, mux, c.path).Body)
+		if !bytes.Equal(body, want) {
+			t.Errorf("GET %s: not the bytes of node_modules/socket.io-client/dist/%s", c.path, c.file)
+		}
 	}
 }
 
 func TestConditionalAndGzip(t *testing.T) {
-	mux := newMux()
+	mux := newMux(fakeClient)
 	resp := get(t, mux, "/socket.io/socket.io.js")
 	tag := resp.Header.Get("ETag")
 	if resp := get(t, mux, "/socket.io/socket.io.js", "If-None-Match", tag); resp.StatusCode != http.StatusNotModified {
