@@ -238,3 +238,22 @@ func TestPageRendersTextOnly(t *testing.T) {
 		}
 	}
 }
+
+// Without the client the page says why it cannot connect, in the server's
+// words: viewer.js fetches the client's path and shows a 503's text in the
+// page's problem box.
+func TestPageExplainsMissingClient(t *testing.T) {
+	js, _ := page.ReadFile("page/viewer.js")
+	html, _ := page.ReadFile("page/index.html")
+	for _, want := range []string{"fetch(CLIENT", "r.status === 503", "problem.textContent = text"} {
+		if !bytes.Contains(js, []byte(want)) {
+			t.Errorf("viewer.js lacks %q", want)
+		}
+	}
+	if !bytes.Contains(html, []byte(`id="problem"`)) || !bytes.Contains(html, []byte(`src="/socket.io/socket.io.min.js"`)) {
+		t.Error("index.html lacks the problem box or the client script")
+	}
+	if !bytes.Contains(js, []byte(`'/socket.io/socket.io.min.js'`)) {
+		t.Error("viewer.js does not ask the path index.html loads the client from")
+	}
+}

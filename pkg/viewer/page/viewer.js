@@ -57,6 +57,7 @@
 
   const list = $('events');
   const empty = $('empty');
+  const problem = $('problem'); // why the page cannot work, when it cannot
 
   // --- rendering -------------------------------------------------------
 
@@ -268,7 +269,7 @@
   function stats() {
     nTotal.textContent = String(total);
     nShown.textContent = String(rows);
-    empty.hidden = len > 0 || rows > 0;
+    empty.hidden = len > 0 || rows > 0 || !problem.hidden;
     if (paused) {
       nPaused.hidden = false;
       nPaused.textContent = 'paused, ' + (total - pausedAt) + ' new';
@@ -278,6 +279,28 @@
   }
 
   // --- connection ------------------------------------------------------
+
+  // Without the client script there is nothing to connect with: say why
+  // on the page, not only in the console. A sio-serve built without the
+  // official client answers its path with a 503 whose text says what to
+  // do; that text is shown as it is.
+  const CLIENT = '/socket.io/socket.io.min.js';
+  function showProblem(text) {
+    problem.textContent = text;
+    problem.hidden = false;
+    stats();
+  }
+  function explainNoClient() {
+    fetch(CLIENT, { cache: 'no-store' }).then(function (r) {
+      return r.text().then(function (text) {
+        if (r.status === 503) return text.trim();
+        if (!r.ok) return 'The Socket.IO client ' + CLIENT + ' did not load: HTTP ' + r.status + '.';
+        return 'The Socket.IO client ' + CLIENT + ' loaded but did not run (see the browser console).';
+      });
+    }, function (err) {
+      return 'The Socket.IO client ' + CLIENT + ' did not load: ' + err.message;
+    }).then(showProblem);
+  }
 
   const conn = $('conn');
   const connText = $('conn-text');
@@ -293,7 +316,8 @@
   $('room').value = room;
 
   if (typeof io !== 'function') {
-    state('disconnected', 'no Socket.IO client (/socket.io/socket.io.min.js)');
+    state('disconnected', 'no Socket.IO client (' + CLIENT + ')');
+    explainNoClient();
     return;
   }
   const auth = {};
