@@ -24,17 +24,17 @@ func TestCLI(t *testing.T) {
 	})
 }
 
-// The README's usage blocks are the binaries' -h (scripts/readme-usage.sh
+// docs/USAGE.md's usage blocks are the binaries' -h (scripts/usage-doc.sh
 // rewrites them).
-func TestReadmeUsageIsCurrent(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(repoRoot(), "README.md"))
+func TestUsageDocIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "USAGE.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range []string{"sio-serve", "sio-pub", "sio-sub"} {
 		_, out, _ := runCmd(t, nil, 10*time.Second, b, "-h")
-		if !strings.Contains(string(readme), "### "+b+"\n\n```\n"+out+"```\n") {
-			t.Errorf("README.md's usage of %s is not its -h: run scripts/readme-usage.sh", b)
+		if !strings.Contains(string(readme), "## "+b+"\n\n```\n"+out+"```\n") {
+			t.Errorf("docs/USAGE.md's usage of %s is not its -h: run scripts/usage-doc.sh", b)
 		}
 	}
 }

@@ -275,7 +275,7 @@ func TestPubMessageAndFile(t *testing.T) {
 	}
 }
 
-// A script waits for sio-sub to be subscribed (--ready-fd, the README's
+// A script waits for sio-sub to be subscribed (--ready-fd, sio-sub -h's
 // way) and only then publishes: the event is never missed. sio-sub says
 // once that it subscribed (-v: with its socket id), and --time-format
 // writes the arrival time as asked.

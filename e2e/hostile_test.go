@@ -111,7 +111,7 @@ func TestHostileInput(t *testing.T) {
 // wsJoin opens a websocket Engine.IO connection and joins "/". Like every
 // client it tries again when its CONNECT goes unanswered: the library
 // loses a CONNECT sent at once after the open packet now and then
-// (the library's lost first packet, README "library problems"; 8 of 200 under the race detector).
+// (the library's lost first packet, docs/LIBRARY.md; 8 of 200 under the race detector).
 func wsJoin(t *testing.T, host string) *websocket.Conn {
 	t.Helper()
 	// Each try waits longer: a loaded machine can be slow to answer too.

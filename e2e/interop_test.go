@@ -252,7 +252,7 @@ func TestNodeArgsBinaryAck(t *testing.T) {
 		r := startRelay(t, rel)
 		received[r.name] = checkArgs(t, r.name, r.URL)
 	}
-	// The one difference: sio-serve sorts object keys (README).
+	// The one difference: sio-serve sorts object keys (docs/INTEROP.md).
 	if received["sio-serve"] != received["relay.js"] {
 		t.Logf("key order differs from the Node relay:\n sio-serve %s\n relay.js  %s", received["sio-serve"], received["relay.js"])
 	}
@@ -322,7 +322,7 @@ func TestBridgeNodeRelayToSioServe(t *testing.T) {
 	a.waitClients(t, 2, "/", onA)
 	(&anyRelay{name: "sio-serve", srv: b}).waitClients(t, 2, "", onB)
 
-	// Keys in sorted order: sio-sub prints them so (README).
+	// Keys in sorted order: sio-sub prints them so (docs/INTEROP.md).
 	in := []string{
 		`{"event":"one","data":"text with \"quotes\" and\nnewline, ü 😀"}`,
 		`{"event":"two","args":[1,"b",{"k":[true,null]},{"$binary":"AAEC/w=="}]}`,

@@ -156,7 +156,7 @@ func TestSubIntoHeadEndsQuietly(t *testing.T) {
 	}
 }
 
-// A closed stderr does not kill sio-serve: the README's
+// A closed stderr does not kill sio-serve: sio-serve -h's
 // "sio-serve --port 0 2>&1 | head -1" left a server that died of SIGPIPE
 // at its next log line (a client connecting).
 func TestServeOutlivesItsStderr(t *testing.T) {

@@ -53,7 +53,7 @@ var dialer = websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize
 
 // rejoinAfter is how long Dial waits for the server to answer the
 // namespace CONNECT before sending it again: the zishang520 server can
-// lose a CONNECT that arrives right after the open packet (README, "library problems": the lost first packet).
+// lose a CONNECT that arrives right after the open packet (docs/LIBRARY.md: the lost first packet).
 const rejoinAfter = 2 * time.Second
 
 // DialRaw connects to base (http://host:port) and joins "/". onEvent, when

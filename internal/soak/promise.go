@@ -85,7 +85,7 @@ type PromiseRule struct {
 
 // Promises is the promise table: the first rule that matches a mode, a
 // fault and the server applies. Change it as the product's promises
-// change; README.md's "How delivery works" states the same table.
+// change; docs/DELIVERY.md states the same table.
 var Promises = []PromiseRule{
 	// mode     fault     server          lost            duplicated    sio-pub exit        reorder
 	//

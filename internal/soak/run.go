@@ -459,8 +459,8 @@ func runOne(ctx context.Context, cfg *Config, spec runSpec) *result {
 	promise, _ := PromiseFor(spec.mode, spec.fault, Recovers(r.cfg.ServeArgs))
 	if res.stats.unkept > 0 && promise.Lost == LostNever {
 		// The server could not resume a session: the events it missed
-		// were dropped (--recover-bytes, --recover), as the README's
-		// limits allow. The subscriber must say so (a gap).
+		// were dropped (--recover-bytes, --recover), as docs/DELIVERY.md
+		// allows. The subscriber must say so (a gap).
 		promise.Lost = LostIfSubGap
 		res.notes = append(res.notes, fmt.Sprintf("%d session(s) not resumed: the events they missed were no longer kept", res.stats.unkept))
 	}

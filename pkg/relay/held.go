@@ -25,7 +25,7 @@ const holdMax = 5 * time.Second
 // The library starts reading a new connection and sends it the open packet
 // before it tells anyone of the connection; a packet read in between, most
 // often the client's CONNECT, goes to no listener and is lost
-// (README, "library problems": the lost first packet): the client then waits for an answer that never
+// (docs/LIBRARY.md: the lost first packet): the client then waits for an answer that never
 // comes until a timeout makes it reconnect. Holding the reader until the
 // listeners are in place loses nothing. Upgrades of a connection (they
 // carry its sid) are not held: the relay knows the connection already.

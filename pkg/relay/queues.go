@@ -14,7 +14,7 @@ import (
 // task slice), after it was closed: one per Socket.IO socket (joined or
 // refused: a refused CONNECT, a bad token, sio-pub's confirmation request
 // over polling) and one per polling transport. Over days that is the
-// server's whole memory (README, "library problems": queues never freed).
+// server's whole memory (docs/LIBRARY.md: queues never freed).
 //
 // The finalizer never runs anyway (the queue's goroutine holds it while it
 // runs, the cycle after), so taking it off changes nothing but this: a

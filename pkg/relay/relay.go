@@ -38,7 +38,7 @@ type Options struct {
 	MaxBytes int64
 	// ConnectTimeout closes an engine connection that has not joined a
 	// namespace in this time. Default 5 s (the library's is 45 s; the
-	// library can lose a first CONNECT packet, README "library problems",
+	// library can lose a first CONNECT packet, docs/LIBRARY.md,
 	// which leaves a client stuck until then, and a short timeout makes
 	// it reconnect).
 	ConnectTimeout time.Duration
@@ -167,7 +167,7 @@ func New(o Options) *Relay {
 	// origin is not the server's own, loopback pages included.
 	opts.SetCors(&types.Cors{Origin: func(string) bool { return true }, Credentials: true})
 	// Never compress: the library's default path builds a prepared
-	// websocket message per recipient (the library's default path; README, "library problems").
+	// websocket message per recipient (the library's default path; docs/LIBRARY.md).
 	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 30})
 	// A namespace a client made (any name) is freed when its last client
 	// goes: kept, each cost about 12 KB for good, and clients choose the

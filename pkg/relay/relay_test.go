@@ -335,7 +335,7 @@ func rawDial(t *testing.T, d *websocket.Dialer, base string) *websocket.Conn {
 // A new connection's first packets, a CONNECT and an event right behind
 // it, are neither lost nor refused. The library starts reading a
 // connection before it listens to it, and lost a first CONNECT on about
-// 1 in 14 connections here (README, "library problems": the lost first packet); and it records a join only
+// 1 in 14 connections here (docs/LIBRARY.md: the lost first packet); and it records a join only
 // after it answered it, so an event that follows the CONNECT closely
 // closed the connection ("invalid state"), on a loaded machine also from
 // a client that waited for the answer.

@@ -51,7 +51,7 @@ const maxCopy = 16 << 10
 // wsTransport is the relay's Engine.IO websocket transport. It replaces
 // the library's, which writes each packet with a write(2) of its own from
 // a goroutine and a task queue that every connection keeps for its whole
-// life (README, "library problems": a 1,024-slot queue and a goroutine per idle
+// life (docs/LIBRARY.md: a 1,024-slot queue and a goroutine per idle
 // connection). Here the packets the engine hands over at once are framed
 // into one buffer and written with one system call, by a goroutine that
 // exists only while there is something to write.
