@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // by the server; after a lost connection the unacknowledged ones are sent
 // again, in order, before anything new.
 type acker struct {
-	cn     *conn.Conn
+	cn     ackConn
 	cfg    Config
 	stderr io.Writer
 	stdout io.Writer // with --reply
@@ -28,11 +29,21 @@ type acker struct {
 
 	results    ackQueue
 	inflight   []*flightItem // sent and not acknowledged, oldest first
+	resend     bool          // a send failed for the connection: the window goes again first
 	resent     int           // events sent more than once
 	stalled    *flightItem   // the oldest event when acks last stopped coming
 	partial    int           // events the server said it did not deliver to every receiver
 	partialAt  int           // the first such line
 	partialWhy string        // and why
+}
+
+// ackConn is what the acker uses of its connection, a *conn.Conn (tests
+// put faults in between).
+type ackConn interface {
+	reconnecter
+	Reconnect()
+	Send(body []byte, done func(args []any, err error)) error
+	Emit(event string, args []any, done func(args []any, err error)) error
 }
 
 type flightItem struct {
@@ -59,7 +70,7 @@ func (a *acker) run(ctx context.Context, items <-chan item, sk *skips) error {
 		if eof && len(a.inflight) == 0 {
 			break
 		}
-		if !a.cn.Connected() {
+		if a.resend || !a.cn.Connected() {
 			if err := a.reconnect(ctx); err != nil {
 				return a.undelivered(err, len(items))
 			}
@@ -82,12 +93,14 @@ func (a *acker) run(ctx context.Context, items <-chan item, sk *skips) error {
 			}
 			f := &flightItem{item: it}
 			a.inflight = append(a.inflight, f)
-			if err := a.send(f); err != nil && !errors.Is(err, conn.ErrNotConnected) {
-				return cli.Errorf(cli.ExitFailure, "line %d: %v", it.line, err)
+			if err := a.failed(f, a.send(f)); err != nil {
+				return a.undelivered(err, len(items))
 			}
 		case <-a.results.ready:
 			for _, r := range a.results.take() {
-				a.done(r)
+				if err := a.done(r); err != nil {
+					return a.undelivered(err, len(items))
+				}
 			}
 			if a.outErr != nil {
 				return a.undelivered(a.outErr, len(items))
@@ -136,13 +149,47 @@ func (a *acker) send(f *flightItem) error {
 	return a.cn.Emit(f.event, f.args, done)
 }
 
+// failed takes the error of sending f, now or later (its
+// acknowledgement's). A connection that failed is a lost connection: f
+// stays in the window, and the whole window goes again, in order, once
+// it is back, before anything new (resend). Any other error is f's own,
+// which sending again cannot mend: it is returned, for run to stop with.
+func (a *acker) failed(f *flightItem, err error) error {
+	if err == nil {
+		return nil
+	}
+	if !connectionFailed(err) {
+		return fmt.Errorf("line %d: %v", f.line, err)
+	}
+	if !errors.Is(err, conn.ErrNotConnected) {
+		// The link that failed may still look up: drop it, so that
+		// the resend waits for a new one.
+		a.cn.Reconnect()
+	}
+	a.resend = true
+	return nil
+}
+
+// connectionFailed tells whether a send failed for the connection rather
+// than for the event. pkg/conn says so with ErrNotConnected, for its
+// write errors too; the others are network errors (a *net.OpError, a
+// syscall.Errno such as EPIPE), should it pass them on.
+func connectionFailed(err error) bool {
+	var ne net.Error
+	return errors.Is(err, conn.ErrNotConnected) || errors.As(err, &ne) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe)
+}
+
 // done takes an acknowledgement: the acknowledged prefix of the window
 // leaves it. An acknowledgement counts even if it comes from before a
-// reconnect (the server did take the event); a failure does not, as the
-// reconnect sends again what is not acknowledged.
-func (a *acker) done(r ackResult) {
-	if r.err != nil || r.f.acked {
-		return
+// reconnect (the server did take the event); a failure goes to failed
+// (a lost connection: f goes again).
+func (a *acker) done(r ackResult) error {
+	if r.f.acked {
+		return nil
+	}
+	if r.err != nil {
+		return a.failed(r.f, r.err)
 	}
 	if a.cfg.Reply {
 		r.f.reply = r.args // the handler's answer: data, whatever it says
@@ -161,6 +208,7 @@ func (a *acker) done(r ackResult) {
 		n++
 	}
 	a.inflight = a.inflight[n:]
+	return nil
 }
 
 // printReply prints an acknowledged line's reply, in input order (the
@@ -172,23 +220,29 @@ func (a *acker) printReply(f *flightItem) {
 }
 
 // reconnect waits for the connection to come back, then sends again every
-// event not acknowledged, in order.
+// event not acknowledged, in order. It returns an error that sending
+// again cannot mend; when the connection fails again, the loop comes
+// back here (resend).
 func (a *acker) reconnect(ctx context.Context) error {
+	a.resend = false
 	if err := waitReconnect(ctx, a.cn, a.cfg); err != nil {
 		return err
 	}
 	// Acknowledgements that arrived before the link went down spare
-	// those events a resend.
+	// those events a resend; the failures are the lost link's, whose
+	// events go again here.
 	for _, r := range a.results.take() {
-		a.done(r)
+		if r.err == nil {
+			_ = a.done(r)
+		}
 	}
 	for _, f := range a.inflight {
 		if f.acked {
 			continue
 		}
 		a.resent++
-		if err := a.send(f); err != nil {
-			return nil // lost again: the loop comes back here
+		if err := a.failed(f, a.send(f)); err != nil || a.resend {
+			return err
 		}
 	}
 	return nil

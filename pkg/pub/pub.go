@@ -736,10 +736,16 @@ func (p *publisher) waitConnected(ctx context.Context) error {
 	return waitReconnect(ctx, p.cn, p.cfg)
 }
 
+// reconnecter is what waitReconnect watches, a *conn.Conn.
+type reconnecter interface {
+	Ready() <-chan struct{}
+	Connected() bool
+}
+
 // waitReconnect waits up to RetryFor for the connection to come back, and
 // then conn.ResumeDelay more, so that the subscribers of a restarted
 // server are back before anything is sent to it.
-func waitReconnect(ctx context.Context, cn *conn.Conn, c Config) error {
+func waitReconnect(ctx context.Context, cn reconnecter, c Config) error {
 	t := time.NewTimer(c.RetryFor)
 	defer t.Stop()
 	select {
