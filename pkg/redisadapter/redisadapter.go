@@ -229,26 +229,8 @@ func (c *Cluster) receive(ps *redis.PubSub) {
 }
 
 func (c *Cluster) onMessage(channel string, body []byte) {
-	if !strings.HasPrefix(channel, Prefix+"#") {
-		return
-	}
-	c.mu.Lock()
-	var to *adapter
-	for _, a := range c.adapters {
-		if strings.HasPrefix(channel, a.channel) {
-			to = a
-			break
-		}
-	}
-	c.mu.Unlock()
-	if to == nil {
-		return // a namespace without clients here
-	}
-	room := strings.TrimSuffix(channel[len(to.channel):], "#")
-	if room != "" && to.Rooms() != nil {
-		if _, ok := to.Rooms().Load(socket.Room(room)); !ok {
-			return // nobody here is in that room
-		}
+	if !c.wanted(channel) {
+		return // for no namespace or room here: not even decoded
 	}
 	msg, err := decode(body)
 	if err != nil {
@@ -259,11 +241,42 @@ func (c *Cluster) onMessage(channel string, body []byte) {
 	if msg.uid == c.uid {
 		return // our own
 	}
-	if msg.nsp != to.Nsp().Name() {
-		return
+	to := c.route(channel, msg.nsp)
+	if to == nil {
+		return // its namespace has no clients here, or not in its room
 	}
 	c.received.Inc()
 	to.local(msg)
+}
+
+// wanted tells, before the message is decoded, whether a namespace here
+// may take a message on channel. The channel alone is ambiguous when a
+// name holds "#": "PREFIX#/a#b#x#" is /a's room "b#x", /a#b's room "x",
+// or all of /a#b#x. So each reading is tried, and the message's own
+// namespace decides which it is (onMessage).
+func (c *Cluster) wanted(channel string) bool {
+	rest, ok := strings.CutPrefix(channel, Prefix+"#")
+	if !ok {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '#' && c.route(channel, rest[:i]) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// route returns the adapter of namespace nsp when a message on channel
+// can be for its clients here, else nil.
+func (c *Cluster) route(channel, nsp string) *adapter {
+	c.mu.Lock()
+	a := c.adapters[nsp]
+	c.mu.Unlock()
+	if a == nil || !a.takes(channel) {
+		return nil
+	}
+	return a
 }
 
 // Adapter returns the Socket.IO adapter constructor for the cluster.
@@ -292,6 +305,22 @@ func (a *adapter) Init() {
 	a.c.mu.Lock()
 	a.c.adapters[a.Nsp().Name()] = a
 	a.c.mu.Unlock()
+}
+
+// takes tells whether a message on channel can be for a's clients: the
+// channel is a's, "PREFIX#NSP#", or that of one of its rooms,
+// "PREFIX#NSP#ROOM#", that a client here is in.
+func (a *adapter) takes(channel string) bool {
+	rest, ok := strings.CutPrefix(channel, a.channel)
+	if !ok {
+		return false
+	}
+	room := strings.TrimSuffix(rest, "#")
+	if room == "" || a.Rooms() == nil {
+		return true
+	}
+	_, ok = a.Rooms().Load(socket.Room(room))
+	return ok
 }
 
 func (a *adapter) Close() {

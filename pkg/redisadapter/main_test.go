@@ -1,0 +1,9 @@
+package redisadapter
+
+import (
+	"testing"
+
+	"github.com/sio-tools/sio/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
