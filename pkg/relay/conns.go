@@ -121,19 +121,45 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 			"no_write_for", idle.Round(time.Millisecond))
 		go conn.Close(true)
 	}
-	drain := func(...any) { w.drain() }
-	if t := conn.Transport(); t != nil {
-		_ = t.On("drain", drain)
-	}
+	// A transport's "drain" says a write is done; written counts the
+	// engine's flushes written. A long-polling write may carry none (the
+	// upgrade check's noop) or several (packets held for a second send),
+	// and so may the websocket's first write after an upgrade.
 	poll := pollingOf(conn.Transport())
-	_ = conn.On("upgrade", func(args ...any) {
-		if t, ok := args[0].(transports.Transport); ok {
-			_ = t.On("drain", drain)
-			// Before the engine flushes what it queued meanwhile: these
-			// came first.
-			if held := poll.takeHeldOrNil(); len(held) > 0 {
-				t.Send(held)
+	if t := conn.Transport(); t != nil {
+		_ = t.On("drain", func(...any) {
+			n := 1
+			if poll != nil {
+				n = poll.drained()
 			}
+			for range n {
+				w.drain()
+			}
+		})
+	}
+	_ = conn.On("upgrade", func(args ...any) {
+		t, ok := args[0].(transports.Transport)
+		if !ok {
+			return
+		}
+		ws := websocketOf(t)
+		_ = t.On("drain", func(...any) {
+			n := 1
+			if ws != nil {
+				n += int(ws.extraFlushes.Swap(0))
+			}
+			for range n {
+				w.drain()
+			}
+		})
+		// Before the engine flushes what it queued meanwhile: these came
+		// first. Their write is the websocket's first, alone (the engine
+		// sends no more until it is done) and carries k flushes.
+		if held, k := poll.takeHeldOrNil(); len(held) > 0 {
+			if ws != nil {
+				ws.extraFlushes.Add(int32(k - 1))
+			}
+			t.Send(held)
 		}
 	})
 	_ = conn.On("packet", func(args ...any) {

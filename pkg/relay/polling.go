@@ -24,7 +24,7 @@ import (
 //     as it has read the response (every client does) can have that GET
 //     taken in between: the second clean-up then forgets the new GET, which
 //     is never answered, and the session hangs until the ping timeout.
-//     About 1 in 600 polling joins here (TestRelayAnswersEveryPoll).
+//     About 1 in 1,500 polling joins here (TestRelayAnswersEveryPoll).
 //   - A closing session answers the poll that waits. The library shut its
 //     write queue before it queued the close packet, which was dropped:
 //     the GET waiting when a session ended (a duplicate GET, an invalid
@@ -53,9 +53,15 @@ type pollingTransport struct {
 	last atomic.Pointer[poll]              // the last GET handed to the library
 
 	// One send per GET (see Send).
-	smu     sync.Mutex
-	sending bool             // the waiting GET is taken by a send
-	held    []*packet.Packet // packets for the next GET (or the upgrade)
+	smu         sync.Mutex
+	sending     bool             // the waiting GET is taken by a send
+	held        []*packet.Packet // packets for the next GET (or the upgrade)
+	heldBatches int              // the engine's flushes among held
+	// inflight is, per write not yet drained (oldest first), how many of
+	// the engine's flushes it carries: 0 for the upgrade check's noop,
+	// more than 1 with held packets. The relay's acknowledgements count
+	// flushes written (written.go): a drain must count what it carried.
+	inflight []int
 }
 
 // poll is a GET handed to the library, and whether it was answered.
@@ -125,6 +131,13 @@ func (p *pollingTransport) OnRequest(ctx *types.HttpContext) {
 // Send hands packets to the waiting GET, once per GET: a send that finds
 // the GET taken by another keeps its packets for the next one.
 func (p *pollingTransport) Send(packets []*packet.Packet) {
+	flushes := 0 // the engine's own sends are flushes; noops are not
+	for _, pk := range packets {
+		if pk.Type != packet.NOOP {
+			flushes = 1
+			break
+		}
+	}
 	p.smu.Lock()
 	if p.sending {
 		for _, pk := range packets {
@@ -132,16 +145,32 @@ func (p *pollingTransport) Send(packets []*packet.Packet) {
 				p.held = append(p.held, pk)
 			}
 		}
+		p.heldBatches += flushes
 		p.smu.Unlock()
 		return
 	}
 	p.sending = true
 	if len(p.held) > 0 {
 		packets = append(p.held, packets...)
-		p.held = nil
+		flushes += p.heldBatches
+		p.held, p.heldBatches = nil, 0
 	}
+	p.inflight = append(p.inflight, flushes)
 	p.smu.Unlock()
 	p.Polling.Send(packets)
+}
+
+// drained returns how many of the engine's flushes the write the
+// transport just reported written ("drain") carried.
+func (p *pollingTransport) drained() int {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	if len(p.inflight) == 0 {
+		return 1 // a write of the library's own (closing): as before
+	}
+	n := p.inflight[0]
+	p.inflight = p.inflight[1:]
+	return n
 }
 
 // sendHeld sends what was held, once a new GET was taken and nothing else
@@ -156,23 +185,34 @@ func (p *pollingTransport) sendHeld() {
 }
 
 // takeHeld returns the packets held for a next GET that will not come
-// (the connection upgraded), and holds no more.
-func (p *pollingTransport) takeHeld() []*packet.Packet {
+// (the connection upgraded) and the engine's flushes among them, and
+// holds no more.
+func (p *pollingTransport) takeHeld() ([]*packet.Packet, int) {
 	p.smu.Lock()
 	defer p.smu.Unlock()
-	held := p.held
-	p.held = nil
+	held, n := p.held, p.heldBatches
+	p.held, p.heldBatches = nil, 0
 	p.sending = true // the transport is done: nothing more for it
-	return held
+	return held, n
 }
 
 // takeHeldOrNil is takeHeld on a transport that may be nil (a connection
 // that did not start on polling).
-func (p *pollingTransport) takeHeldOrNil() []*packet.Packet {
+func (p *pollingTransport) takeHeldOrNil() ([]*packet.Packet, int) {
 	if p == nil {
-		return nil
+		return nil, 0
 	}
 	return p.takeHeld()
+}
+
+// websocketOf returns the relay's websocket transport inside t, if it is
+// one.
+func websocketOf(t transports.Transport) *wsTransport {
+	if g, ok := t.(*guardedTransport); ok {
+		t = g.Transport
+	}
+	w, _ := t.(*wsTransport)
+	return w
 }
 
 // pollingOf returns the relay's polling transport inside t, if it is one.

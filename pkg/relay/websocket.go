@@ -89,6 +89,11 @@ type wsTransport struct {
 	// handling is set while the reader has a message in hand.
 	handling atomic.Bool
 
+	// extraFlushes is how many more of the engine's flushes than one the
+	// next write carries (packets a long-polling transport held, handed
+	// over on the upgrade; see watchConn).
+	extraFlushes atomic.Int32
+
 	// heard is closed when the engine listens to the transport's packets
 	// (the first "packet" listener), gone when the connection closed.
 	heard, gone chan struct{}
