@@ -21,8 +21,7 @@ func main() {
 
 // tuneGC sets a heap target of 400 % unless GOGC says otherwise: fan-out
 // allocates short-lived buffers, and a larger heap target costs little
-// memory and much less GC (the library's default path; README, "library
-// problems").
+// memory and much less GC.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)

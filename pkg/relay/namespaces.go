@@ -13,10 +13,12 @@ import (
 
 // libraryNamespaces returns the library's map of the namespaces it serves,
 // by name, or nil if the library no longer has it where it had (a test
-// fails then: TestRelayKeepsNothingOfClosedConnections).
+// fails then: TestRecoveryForgetsLogsOfFreedNamespaces, as every
+// namespace then counts as served).
 //
 // The relay only reads it, to tell whether a namespace a socket joined is
-// still the one served under its name (Relay.orphan): the library frees
+// still the one served under its name (Relay.orphan), and whether a
+// namespace is served at all (Relay.served): the library frees
 // an empty namespace (ServerOptions.CleanupEmptyChildNamespaces), and has
 // no way to look one up that does not make it again.
 func libraryNamespaces(io *socket.Server) *types.Map[string, socket.Namespace] {

@@ -143,7 +143,10 @@ func ackedEvent(msg []byte) (plain []byte, id int64, ok bool) {
 	for n < len(msg) && n-head < 16 && msg[n] >= '0' && msg[n] <= '9' {
 		n++
 	}
-	if n == head || n == len(msg) || msg[n] != '[' {
+	// At most maxAckID digits, as validate.go allows (more is not an exact
+	// number in JavaScript): such an event takes the library's way, where
+	// the check closes its sender.
+	if n == head || n-head > maxAckID || n == len(msg) || msg[n] != '[' {
 		return nil, 0, false
 	}
 	id, err := strconv.ParseInt(string(msg[head:n]), 10, 64)

@@ -10,7 +10,7 @@ import (
 // The library's task queue (queue.New) sets a finalizer on a struct that
 // points to itself (its sync.Cond holds the queue's own mutex). Go never
 // collects a cycle that holds an object with a finalizer, so every queue
-// the library ever made stays in memory, about 9.9 KB each (a 1,024-slot
+// the library ever made stays in memory, about 9.7 KB each (a 1,024-slot
 // task slice), after it was closed: one per Socket.IO socket (joined or
 // refused: a refused CONNECT, a bad token, sio-pub's confirmation request
 // over polling) and one per polling transport. Over days that is the

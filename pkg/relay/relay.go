@@ -167,7 +167,7 @@ func New(o Options) *Relay {
 	// origin is not the server's own, loopback pages included.
 	opts.SetCors(&types.Cors{Origin: func(string) bool { return true }, Credentials: true})
 	// Never compress: the library's default path builds a prepared
-	// websocket message per recipient (the library's default path; docs/LIBRARY.md).
+	// websocket message per recipient, a copy and a deflate each.
 	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 30})
 	// A namespace a client made (any name) is freed when its last client
 	// goes: kept, each cost about 12 KB for good, and clients choose the
@@ -482,8 +482,9 @@ func (r *Relay) onConnection(args ...any) {
 
 	var pid socket.PrivateSessionId
 	if r.recovery != nil && offsets(s) {
-		pid = socketPid(s)
-		r.recovery.connected(pid)
+		if pid = socketPid(s); pid != "" { // "" if the library moved it: then nothing to count
+			r.recovery.connected(pid)
+		}
 	}
 	var once sync.Once
 	gone := func(reason string) {
