@@ -5,7 +5,7 @@
 // Mount it at /socket.io/ in any mux:
 //
 //	r := relay.New(relay.Options{})
-//	defer r.Close()
+//	defer r.Close(time.Second)
 //	mux.Handle("/socket.io/", r)
 package relay
 

@@ -130,7 +130,7 @@ func (c *client) wait(t *testing.T, n int) []received {
 		select {
 		case <-c.note:
 		case <-deadline:
-			t.Fatalf("got %d events, want %d", len(c.got), n)
+			t.Fatalf("got %d events, want %d", c.count(), n)
 		}
 	}
 }

@@ -105,6 +105,9 @@ func TestRunStopsCleanly(t *testing.T) {
 			if st.Connected {
 				continue
 			}
+			if st.Reason != "io server disconnect" {
+				t.Errorf("client disconnected for %q, want the server's disconnect", st.Reason)
+			}
 		case <-told:
 			t.Error("client not told of the shutdown")
 		}
