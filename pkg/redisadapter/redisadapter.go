@@ -48,9 +48,10 @@ type Cluster struct {
 	uid string
 	log *slog.Logger
 
-	out  chan outMsg
-	done chan struct{}
-	wg   sync.WaitGroup
+	out       chan outMsg
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 
 	mu       sync.Mutex
 	adapters map[string]*adapter // by namespace
@@ -127,16 +128,14 @@ func Open(ctx context.Context, url string, timeout time.Duration, log *slog.Logg
 	return c, nil
 }
 
-// Close stops listening and publishing.
+// Close stops listening and publishing. It may be called more than once,
+// also at the same time: each call returns once the cluster has stopped.
 func (c *Cluster) Close() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	close(c.done)
-	_ = c.rdb.Close() // ends the subscription's reading too
-	c.wg.Wait()
+	c.closeOnce.Do(func() {
+		close(c.done)
+		_ = c.rdb.Close() // ends the subscription's reading too
+		c.wg.Wait()
+	})
 }
 
 // Up tells whether Redis answered lately.
