@@ -188,11 +188,12 @@ func (r *Repeated) Set(v string) error {
 // Handshake is what a client may add to its Socket.IO handshake, for
 // servers that ask for it: --auth, -H/--header, --query, --path.
 type Handshake struct {
-	auth    string
-	headers Repeated
-	query   Repeated
-	path    string
-	parser  string
+	auth      string
+	headers   Repeated
+	query     Repeated
+	path      string
+	parser    string
+	transport string
 }
 
 // HandshakeUsage is the usage of the Handshake flags.
@@ -204,7 +205,10 @@ const HandshakeUsage = `      --auth JSON           a JSON object sent as the ha
                             (repeatable; also from the URL's own query)
       --path P              the server's Socket.IO path (default /socket.io/)
       --parser P            default, or msgpack for a server that uses
-                            socket.io-msgpack-parser`
+                            socket.io-msgpack-parser
+      --transport T         websocket (default), or polling for a server or
+                            proxy that allows no websocket (it never
+                            upgrades)`
 
 // Register defines the flags on fs.
 func (h *Handshake) Register(fs *flag.FlagSet) {
@@ -214,6 +218,18 @@ func (h *Handshake) Register(fs *flag.FlagSet) {
 	fs.Var(&h.query, "query", "")
 	fs.StringVar(&h.path, "path", "", "")
 	fs.StringVar(&h.parser, "parser", "default", "")
+	fs.StringVar(&h.transport, "transport", "websocket", "")
+}
+
+// Polling tells whether --transport asks for long-polling.
+func (h *Handshake) Polling() (bool, error) {
+	switch h.transport {
+	case "websocket":
+		return false, nil
+	case "polling":
+		return true, nil
+	}
+	return false, Errorf(ExitUsage, "invalid value %q for --transport: want websocket or polling", h.transport)
 }
 
 // Msgpack tells whether --parser asks for the msgpack parser.

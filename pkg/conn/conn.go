@@ -54,6 +54,9 @@ type Options struct {
 	// Msgpack speaks the msgpack parser (socket.io-msgpack-parser)
 	// instead of the default one: the server must use it too.
 	Msgpack bool
+	// Polling uses HTTP long-polling instead of a websocket, for servers
+	// or proxies that allow no websocket. It never upgrades.
+	Polling bool
 	// ConnectTimeout bounds the first connection. Default 10 s.
 	ConnectTimeout time.Duration
 	// Reconnect after the connection is lost, also when the server said
@@ -106,6 +109,7 @@ type Conn struct {
 	nsp      string
 	endpoint string
 	dialer   *websocket.Dialer
+	poller   *http.Client // with Options.Polling
 	auth     map[string]any
 
 	closing chan struct{} // closed by Close
@@ -182,6 +186,13 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		ReadBufferSize:   64 << 10,
 		WriteBufferSize:  16 << 10,
 	}
+	if o.Polling {
+		c.poller = &http.Client{Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			TLSClientConfig:     tlsFor(o.URL, o.TLS),
+			MaxIdleConnsPerHost: 2, // a GET out, and a POST
+		}}
+	}
 	if len(o.Rooms) > 0 {
 		c.auth["room"] = strings.Join(o.Rooms, ",")
 	}
@@ -246,7 +257,7 @@ func (c *Conn) run() {
 		}
 	}()
 	for attempt := 0; ; attempt++ {
-		l, err := dialLink(ctx, c.endpoint, c.dialer, c.opts.Header)
+		l, err := c.dial(ctx)
 		if l != nil {
 			l.msgpack = c.opts.Msgpack
 		}
@@ -478,6 +489,9 @@ func (c *Conn) current() *link {
 // every goroutine of the connection has ended. Call Flush first to be sure
 // what was sent arrived.
 func (c *Conn) Close() {
+	if c.poller != nil {
+		defer c.poller.CloseIdleConnections()
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -495,6 +509,16 @@ func (c *Conn) Close() {
 		l.close("io client disconnect")
 	}
 	<-c.runDone
+}
+
+// dial opens one Engine.IO connection, over a websocket or long-polling.
+func (c *Conn) dial(ctx context.Context) (*link, error) {
+	if c.poller == nil {
+		return dialLink(ctx, c.endpoint, c.dialer, c.opts.Header)
+	}
+	hctx, cancel := context.WithTimeout(ctx, handshakeWait)
+	defer cancel()
+	return dialPollingLink(hctx, c.endpoint, c.poller, c.opts.Header)
 }
 
 // namespace is the URL's path, "/" when empty.

@@ -22,7 +22,7 @@ import (
 // written under wmu, so that a packet with attachments goes out whole and
 // a pong is never cut into another frame. One goroutine reads it (read).
 type link struct {
-	ws   *websocket.Conn
+	ws   frames // a websocket, or long-polling (pollFrames)
 	open openPacket
 	// msgpack: Socket.IO packets go as msgpack binary messages (toMsgpack).
 	msgpack bool
@@ -66,6 +66,20 @@ func dialLink(ctx context.Context, endpoint string, d *websocket.Dialer, header 
 	if err != nil {
 		return nil, classifyDial(err, resp, endpoint)
 	}
+	return openLink(ws)
+}
+
+// dialPollingLink opens an Engine.IO connection over long-polling.
+func dialPollingLink(ctx context.Context, endpoint string, client *http.Client, header http.Header) (*link, error) {
+	p, err := dialPolling(ctx, pollingEndpoint(endpoint), client, header)
+	if err != nil {
+		return nil, err
+	}
+	return openLink(p)
+}
+
+// openLink reads a new connection's open packet.
+func openLink(ws frames) (*link, error) {
 	_ = ws.SetReadDeadline(time.Now().Add(openWait))
 	typ, msg, err := ws.ReadMessage()
 	if err != nil {
@@ -152,20 +166,12 @@ func (l *link) writePacket(text []byte, bins [][]byte) error {
 		_ = l.ws.SetWriteDeadline(time.Now().Add(writeWait))
 		return l.ws.WriteMessage(websocket.BinaryMessage, m)
 	}
+	msg := make([]byte, 0, 1+len(text))
+	msg = append(append(msg, '4'), text...)
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	_ = l.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	w, err := l.ws.NextWriter(websocket.TextMessage)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write([]byte{'4'}); err != nil {
-		return err
-	}
-	if _, err := w.Write(text); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
+	if err := l.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
 		return err
 	}
 	for _, b := range bins {

@@ -32,6 +32,7 @@ type Config struct {
 	Header         http.Header
 	Path           string
 	Msgpack        bool // the msgpack parser (--parser msgpack)
+	Polling        bool // long-polling (--transport polling)
 	TLS            *tls.Config
 	MaxBytes       int
 	SkipInvalid    bool
@@ -211,6 +212,9 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if c.Msgpack, err = hs.Msgpack(); err != nil {
 		return c, err
 	}
+	if c.Polling, err = hs.Polling(); err != nil {
+		return c, err
+	}
 	if c.Format, err = lines.ParseFormat(format); err != nil {
 		return c, cli.Errorf(cli.ExitUsage, "%v", err)
 	}
@@ -288,6 +292,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		Header:         c.Header,
 		Path:           c.Path,
 		Msgpack:        c.Msgpack,
+		Polling:        c.Polling,
 		ConnectTimeout: c.ConnectTimeout,
 		Reconnect:      true,
 	})
