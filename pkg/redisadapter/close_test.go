@@ -12,7 +12,7 @@ import (
 // stopped: its goroutines ended, its Redis client closed.
 func TestCloseTwice(t *testing.T) {
 	u := startRedis(t)
-	for range 100 {
+	for range 300 {
 		c, err := Open(context.Background(), u, 5*time.Second, nil)
 		if err != nil {
 			t.Fatal(err)
