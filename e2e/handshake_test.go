@@ -46,17 +46,7 @@ async def connect(sid, environ, auth=None):
 async def hello(sid, x):
     return x + "!"
 
-async def main():
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    print("app: listening on http://%s:%d" % (host, port), file=sys.stderr, flush=True)
-    await asyncio.Event().wait()
-
-asyncio.run(main())
-`
+` + pyServeApp
 
 // --path, --auth (with --token merged over it), -H and --query reach a
 // server that asks for them, Node or python-socketio; without the header

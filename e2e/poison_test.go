@@ -92,16 +92,7 @@ func TestPoisonNeverReachesClients(t *testing.T) {
 		default:
 		}
 		if ws == nil {
-			ws = wsJoin(t, host)
-			dead = make(chan struct{})
-			go func(ws *websocket.Conn, dead chan struct{}) {
-				defer close(dead)
-				for {
-					if _, _, err := ws.ReadMessage(); err != nil {
-						return
-					}
-				}
-			}(ws, dead)
+			ws, dead = wsJoinWatched(t, host)
 		}
 		msg := mutate(rnd, fuzzBases[rnd.IntN(len(fuzzBases))])
 		switch {
@@ -305,4 +296,21 @@ func mutate(rnd *rand.Rand, s string) []byte {
 		}
 	}
 	return b
+}
+
+// wsJoinWatched is wsJoin with a reader that drops what the server sends
+// and closes dead when the server closed the connection.
+func wsJoinWatched(t *testing.T, host string) (*websocket.Conn, chan struct{}) {
+	t.Helper()
+	ws := wsJoin(t, host)
+	dead := make(chan struct{})
+	go func() {
+		defer close(dead)
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	return ws, dead
 }

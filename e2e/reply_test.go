@@ -51,6 +51,11 @@ async def pair(sid, x):
 async def binary(sid, x):
     return bytes([1, 2, 3])
 
+` + pyServeApp
+
+// pyServeApp ends a python-socketio application script: it serves app on
+// a free port and says where, as startApp wants.
+const pyServeApp = `
 async def main():
     runner = web.AppRunner(app)
     await runner.setup()

@@ -167,16 +167,7 @@ func fuzzSideBySide(t *testing.T, r *anyRelay, canaries map[string]*proc, seed u
 			if (r.p != nil && r.p.exited()) || (r.srv != nil && r.srv.exited()) {
 				return "**the server process ended**"
 			}
-			ws = wsJoin(t, host)
-			dead = make(chan struct{})
-			go func(ws *websocket.Conn, dead chan struct{}) {
-				defer close(dead)
-				for {
-					if _, _, err := ws.ReadMessage(); err != nil {
-						return
-					}
-				}
-			}(ws, dead)
+			ws, dead = wsJoinWatched(t, host)
 		}
 		msg := append([]byte("4"), mutate(rnd, fuzzBases[rnd.IntN(len(fuzzBases))])...)
 		_ = ws.WriteMessage(websocket.TextMessage, msg)
