@@ -77,7 +77,8 @@ func CheckURL(url string) error {
 
 // Open connects to the Redis at url (redis://HOST:PORT/DB) and starts
 // listening. It fails when the URL is bad or Redis does not answer within
-// timeout; later outages are ridden out (see Up).
+// timeout; later outages are ridden out (see Up). log gets the cluster's
+// own lines; the Redis library's go where UseLogger sent them.
 func Open(ctx context.Context, url string, timeout time.Duration, log *slog.Logger) (*Cluster, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
@@ -88,7 +89,6 @@ func Open(ctx context.Context, url string, timeout time.Duration, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	redis.SetLogger(redisLog{log}) // its own lines would bypass ours
 	c := &Cluster{
 		rdb:      redis.NewClient(opts),
 		uid:      newUID(),
@@ -588,8 +588,21 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// redisLog sends the Redis client's own messages to our log, as debug
-// detail: what matters (Redis gone, back) is logged by watch.
+// UseLogger sends the Redis client library's own lines (a pub/sub
+// connection dropped, a command's argument truncated) to log, as debug
+// detail: what matters, Redis gone and back, each Cluster logs itself.
+//
+// The library has one logger for the whole process, so this is a
+// process-wide setting, not a Cluster's: the program calls it once, at
+// start, before Open. Without it the library writes to stderr.
+func UseLogger(log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	redis.SetLogger(redisLog{log})
+}
+
+// redisLog is the Redis client library's logger over a slog.Logger.
 type redisLog struct{ log *slog.Logger }
 
 func (l redisLog) Printf(_ context.Context, format string, v ...any) {
