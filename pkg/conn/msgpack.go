@@ -22,8 +22,11 @@ import (
 // its attachments into such a message, fromMsgpack back. Map keys keep
 // their order both ways (sio-sub prints objects as they came).
 
-// maxMsgpackDepth bounds the nesting fromMsgpack and toMsgpack walk.
-const maxMsgpackDepth = 256
+// maxMsgpackDepth bounds the nesting fromMsgpack and toMsgpack walk: as
+// deep as encoding/json reads, so that every line sio-pub accepted
+// translates (a failure would count as a broken connection, and the line
+// be sent again and again).
+const maxMsgpackDepth = 10000
 
 var errMsgpack = errors.New("invalid msgpack Socket.IO packet")
 

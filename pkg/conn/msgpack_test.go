@@ -2,6 +2,7 @@ package conn
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -77,5 +78,18 @@ func TestFromMsgpackUndefined(t *testing.T) {
 	m = []byte("\x82\xa4type\x02\xa4data\x92\xa1e\xd4\x05\x00")
 	if _, _, err := fromMsgpack(m); err == nil {
 		t.Error("extension type 5: no error")
+	}
+}
+
+// Every JSON value sio-pub reads translates, however deep (encoding/json
+// reads up to 10,000 levels).
+func TestMsgpackDeepNesting(t *testing.T) {
+	deep := `2["ev",` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `]`
+	m, err := toMsgpack([]byte(deep), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, _, err := fromMsgpack(m); err != nil || string(text) != deep {
+		t.Errorf("back: %v (%d bytes, want %d)", err, len(text), len(deep))
 	}
 }

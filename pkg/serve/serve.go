@@ -330,6 +330,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		Recover: c.Recover, RecoverAll: c.RecoverAll, RecoverBytes: c.RecoverBytes}
 	var cluster *redisadapter.Cluster
 	if c.Redis != "" {
+		redisadapter.UseLogger(log) // process-wide: the Redis library's own lines go to our log
 		cluster, err = redisadapter.Open(ctx, c.Redis, 5*time.Second, log)
 		if err != nil {
 			ln.Close()
