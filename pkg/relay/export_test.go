@@ -87,3 +87,7 @@ func SendTwice(r *Relay, sid, first, second string) bool {
 	t.Send([]*packet.Packet{{Type: packet.MESSAGE, Data: strings.NewReader(second)}})
 	return true
 }
+
+// SetShutdownHooks sets the functions that run as a joined socket is
+// about to be recorded, and once Close has listed the sockets to tell.
+func SetShutdownHooks(joining, closing func()) { testHookJoining, testHookClosing = joining, closing }

@@ -458,7 +458,18 @@ func (r *Relay) onConnection(args ...any) {
 	rooms := Rooms(s.Handshake()) // joined by joinRooms already
 	nsp := s.Nsp().Name()
 	label := r.nspLabel(nsp)
+	if f := testHookJoining; f != nil {
+		f()
+	}
 	r.mu.Lock()
+	if r.closed.Load() {
+		// Close took its list of sockets after the check above: it would
+		// not tell this one (its client waited for the transport to
+		// close, 2 s later).
+		r.mu.Unlock()
+		s.Disconnect(false)
+		return
+	}
 	r.sockets[s] = struct{}{}
 	r.byNsp[label]++
 	r.mu.Unlock()
@@ -531,6 +542,11 @@ func (r *Relay) served(name string) bool {
 	_, ok := r.namespaces.Load(name)
 	return ok
 }
+
+// testHookJoining and testHookClosing, when set by a test, run as a
+// socket that joined is about to be recorded, and once Close has its list
+// of the sockets to tell.
+var testHookJoining, testHookClosing func()
 
 // orphan closes the connection of a socket that joined a namespace freed
 // while it was joining (its last client left in between, and the library
@@ -783,6 +799,9 @@ func (r *Relay) Close(wait time.Duration) {
 		list = append(list, s)
 	}
 	r.mu.Unlock()
+	if f := testHookClosing; f != nil {
+		f()
+	}
 	for _, s := range list {
 		s.Disconnect(false)
 	}

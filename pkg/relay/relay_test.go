@@ -734,3 +734,30 @@ collect:
 	other.wait(t, n) // the other receiver got them all
 	t.Logf("%d acknowledged plainly, %d with an error", plainAcks, errAcks)
 }
+
+// A client that joins while the relay closes is told, as the others are:
+// Close took its list of sockets to disconnect after the joining socket
+// checked that the relay was open, and before it was recorded; that
+// client was not told and saw its transport close 2 s later.
+func TestRelayCloseTellsAClientJoiningMeanwhile(t *testing.T) {
+	r, base := server(t)
+	listed := make(chan struct{})
+	var once sync.Once
+	relay.SetShutdownHooks(func() {
+		once.Do(func() {
+			go r.Close(2 * time.Second)
+			<-listed
+		})
+	}, func() { close(listed) })
+	defer relay.SetShutdownHooks(nil, nil)
+	c := dialWith(t, base, conn.Options{})
+	<-c.states // joined
+	select {
+	case st := <-c.states:
+		if st.Connected || st.Reason != "io server disconnect" {
+			t.Errorf("state %+v, want the server's disconnect", st)
+		}
+	case <-time.After(time.Second):
+		t.Error("not told within 1 s of the close")
+	}
+}
