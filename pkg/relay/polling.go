@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,7 @@ type pollingTransport struct {
 type poll struct {
 	ctx      *types.HttpContext
 	answered atomic.Bool
+	ready    chan struct{} // closed once its clean-up runs once (OnRequest)
 }
 
 func fixPolling(t transports.Transport) transports.Transport {
@@ -120,12 +122,37 @@ func (p *pollingTransport) OnRequest(ctx *types.HttpContext) {
 		if taken, ok := ctx.Request().Context().Value(pollTaken{}).(func()); ok {
 			defer taken()
 		}
-		p.last.Store(&poll{ctx: ctx})
+		p.last.Store(&poll{ctx: ctx, ready: make(chan struct{})})
 	case http.MethodPost:
 		p.post.Store(ctx)
 		defer p.post.CompareAndSwap(ctx, nil)
 	}
 	p.Polling.OnRequest(ctx)
+	if last := p.last.Load(); ctx.Method() == http.MethodGet && last != nil && last.ctx == ctx {
+		// The library set the GET's clean-up as it took it. Made to run
+		// once here, before the request's context may end (taken, in a
+		// defer) and before the library may answer it (DoWrite waits for
+		// ready): written later, from the goroutine that answers, it
+		// raced with the context's end reading it.
+		onceCleanup(ctx)
+		close(last.ready)
+	}
+}
+
+// onceCleanup makes a GET's clean-up run once (see pollingTransport).
+func onceCleanup(ctx *types.HttpContext) {
+	cleanup := ctx.Cleanup
+	if cleanup == nil {
+		return
+	}
+	var once sync.Once
+	var calls atomic.Int32
+	ctx.Cleanup = func() {
+		if hook := testHookLateCleanup.Load(); calls.Add(1) > 1 && hook != nil {
+			(*hook)()
+		}
+		once.Do(cleanup)
+	}
 }
 
 // Send hands packets to the waiting GET, once per GET: a send that finds
@@ -240,6 +267,8 @@ func pollRequest(req *http.Request) (_ *http.Request, done func()) {
 	taken, served := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	ctx = context.WithValue(ctx, pollTaken{}, func() { once.Do(func() { close(taken) }) })
+	gate := &pollGate{}
+	ctx = context.WithValue(ctx, pollGate{}, gate)
 	go func() {
 		select {
 		case <-req.Context().Done(): // the client went, or the server stops
@@ -251,8 +280,33 @@ func pollRequest(req *http.Request) (_ *http.Request, done func()) {
 		case <-served:
 		}
 	}()
-	return req.WithContext(ctx), func() { close(served); cancel() }
+	return req.WithContext(ctx), func() {
+		gate.close()
+		close(served)
+		cancel()
+	}
 }
+
+// pollGate keeps a poll's answer from being written while, or after, its
+// handler returns. The library writes a GET's answer from another
+// goroutine; when the client went (the request's context ended), the
+// handler returned and net/http read the response headers while the
+// library still set them (a data race the race detector reported with
+// sio-pub --transport polling, whose process ends its GET).
+type pollGate struct {
+	mu       sync.Mutex
+	returned bool
+}
+
+// close waits for a write in progress; none starts after.
+func (g *pollGate) close() {
+	g.mu.Lock()
+	g.returned = true
+	g.mu.Unlock()
+}
+
+// errPollEnded is a write to a poll whose handler returned.
+var errPollEnded = errors.New("the poll request ended before its answer")
 
 // OnData takes a POST's payload: its packets up to the first invalid
 // one, then, if there is one, a 400 and the end of the session (the
@@ -299,19 +353,18 @@ func (p *pollingTransport) DoClose(fn types.Callable) {
 	p.OnClose()
 }
 
-// DoWrite answers a poll request; its clean-up now runs once.
+// DoWrite answers a poll request, once its clean-up was made to run once.
 func (p *pollingTransport) DoWrite(ctx *types.HttpContext, data types.BufferInterface, opts *packet.Options, done func(error)) {
 	if last := p.last.Load(); last != nil && last.ctx == ctx {
+		<-last.ready
 		last.answered.Store(true)
 	}
-	if cleanup := ctx.Cleanup; cleanup != nil {
-		var once sync.Once
-		var calls atomic.Int32
-		ctx.Cleanup = func() {
-			if hook := testHookLateCleanup.Load(); calls.Add(1) > 1 && hook != nil {
-				(*hook)()
-			}
-			once.Do(cleanup)
+	if g, ok := ctx.Request().Context().Value(pollGate{}).(*pollGate); ok {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.returned {
+			done(errPollEnded)
+			return
 		}
 	}
 	p.Polling.DoWrite(ctx, data, opts, done)
