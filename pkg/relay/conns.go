@@ -132,9 +132,7 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 			if poll != nil {
 				n = poll.drained()
 			}
-			for range n {
-				w.drain()
-			}
+			w.drain(n)
 		})
 	}
 	_ = conn.On("upgrade", func(args ...any) {
@@ -148,14 +146,12 @@ func (r *Relay) watchConn(conn engine.Socket, max int64) {
 			if ws != nil {
 				n += int(ws.extraFlushes.Swap(0))
 			}
-			for range n {
-				w.drain()
-			}
+			w.drain(n)
 		})
 		// Before the engine flushes what it queued meanwhile: these came
 		// first. Their write is the websocket's first, alone (the engine
 		// sends no more until it is done) and carries k flushes.
-		if held, k := poll.takeHeldOrNil(); len(held) > 0 {
+		if held, k := poll.takeHeld(); len(held) > 0 {
 			if ws != nil {
 				ws.extraFlushes.Add(int32(k - 1))
 			}

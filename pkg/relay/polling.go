@@ -213,8 +213,12 @@ func (p *pollingTransport) sendHeld() {
 
 // takeHeld returns the packets held for a next GET that will not come
 // (the connection upgraded) and the engine's flushes among them, and
-// holds no more.
+// holds no more. p may be nil (a connection that did not start on
+// polling).
 func (p *pollingTransport) takeHeld() ([]*packet.Packet, int) {
+	if p == nil {
+		return nil, 0
+	}
 	p.smu.Lock()
 	defer p.smu.Unlock()
 	held, n := p.held, p.heldBatches
@@ -223,32 +227,25 @@ func (p *pollingTransport) takeHeld() ([]*packet.Packet, int) {
 	return held, n
 }
 
-// takeHeldOrNil is takeHeld on a transport that may be nil (a connection
-// that did not start on polling).
-func (p *pollingTransport) takeHeldOrNil() ([]*packet.Packet, int) {
-	if p == nil {
-		return nil, 0
-	}
-	return p.takeHeld()
-}
-
 // websocketOf returns the relay's websocket transport inside t, if it is
 // one.
 func websocketOf(t transports.Transport) *wsTransport {
-	if g, ok := t.(*guardedTransport); ok {
-		t = g.Transport
-	}
-	w, _ := t.(*wsTransport)
+	w, _ := unguarded(t).(*wsTransport)
 	return w
 }
 
 // pollingOf returns the relay's polling transport inside t, if it is one.
 func pollingOf(t transports.Transport) *pollingTransport {
-	if g, ok := t.(*guardedTransport); ok {
-		t = g.Transport
-	}
-	p, _ := t.(*pollingTransport)
+	p, _ := unguarded(t).(*pollingTransport)
 	return p
+}
+
+// unguarded is the transport inside the relay's guard (held.go).
+func unguarded(t transports.Transport) transports.Transport {
+	if g, ok := t.(*guardedTransport); ok {
+		return g.Transport
+	}
+	return t
 }
 
 // pollTaken is the context key of the function that says a GET was taken

@@ -42,27 +42,29 @@ func (w *written) flush(n int) {
 	w.mu.Unlock()
 }
 
-// drain takes the transport's word that it wrote the oldest batch.
-func (w *written) drain() {
+// drain takes the transport's word that it wrote the oldest n batches (a
+// write may carry none, one or several; see watchConn).
+func (w *written) drain(n int) {
 	w.mu.Lock()
-	if len(w.batches) == 0 {
+	n = min(n, len(w.batches))
+	if n == 0 {
 		w.mu.Unlock()
 		return
 	}
-	w.done = w.batches[0]
-	w.batches = w.batches[1:]
+	w.done = w.batches[n-1]
+	w.batches = w.batches[n:]
 	var ready []func(bool)
-	n := 0
+	kept := 0
 	for _, wt := range w.waiting {
 		if wt.upTo <= w.done {
 			ready = append(ready, wt.fn)
 		} else {
-			w.waiting[n] = wt
-			n++
+			w.waiting[kept] = wt
+			kept++
 		}
 	}
-	clear(w.waiting[n:])
-	w.waiting = w.waiting[:n]
+	clear(w.waiting[kept:])
+	w.waiting = w.waiting[:kept]
 	w.mu.Unlock()
 	for _, fn := range ready {
 		fn(false)

@@ -28,10 +28,10 @@ func TestWritten(t *testing.T) {
 	w.after(note("a")) // waits for 2 packets
 	w.flush(1)         // the first in one flush
 	w.flush(1)         // the second in another
-	w.drain()          // the first flush written
+	w.drain(1)         // the first flush written
 	w.queued()         // a third packet
 	w.after(note("b")) // waits for 3
-	w.drain()          // the second flush written: a is done
+	w.drain(1)         // the second flush written: a is done
 	w.flush(1)
 	w.close(true)      // gone before the third was written: b lost
 	w.after(note("c")) // after the close: at once, lost
