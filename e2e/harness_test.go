@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -118,9 +117,8 @@ type proc struct {
 }
 
 type procOpts struct {
-	stdin      io.Reader // nil: a pipe the test writes to (proc.stdin)
-	stdoutPipe bool      // read stdout through proc.lines()
-	env        []string
+	stdin io.Reader // nil: a pipe the test writes to (proc.stdin)
+	env   []string
 }
 
 // start runs a binary from binDir. It is stopped (SIGKILL, by PID) at the
@@ -485,19 +483,6 @@ func runCmd(t *testing.T, stdin []byte, limit time.Duration, name string, args .
 		t.Errorf("%s stderr shows a race or panic:\n%s", name, s)
 	}
 	return exitCode(err), out.String(), errb.String()
-}
-
-// lines reads stdout line by line as it comes (for flush tests).
-func scanLines(r io.Reader) <-chan string {
-	ch := make(chan string, 100)
-	go func() {
-		defer close(ch)
-		s := bufio.NewScanner(r)
-		for s.Scan() {
-			ch <- s.Text()
-		}
-	}()
-	return ch
 }
 
 // interrupt is Ctrl-C.

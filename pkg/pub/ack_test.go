@@ -40,7 +40,7 @@ func (f *faultConn) Send(body []byte, done func([]any, error)) error {
 
 // runAcker sends the text lines with --ack over a connection to base
 // with faults, as Run does.
-func runAcker(t *testing.T, base string, lines []string, fault func(*conn.Conn, string, int) error) (error, string) {
+func runAcker(t *testing.T, base string, lines []string, fault func(*conn.Conn, string, int) error) (string, error) {
 	t.Helper()
 	c := config(t, base, "--ack", "--ack-timeout", ackTimeout.String())
 	cn, err := conn.Dial(context.Background(), conn.Options{URL: c.URL, Reconnect: true})
@@ -60,7 +60,8 @@ func runAcker(t *testing.T, base string, lines []string, fault func(*conn.Conn, 
 	close(items)
 	var stderr lockedWriter
 	a := &acker{cn: &faultConn{Conn: cn, fault: fault, sends: map[string]int{}}, cfg: c, stderr: &stderr, stdout: io.Discard}
-	return a.run(context.Background(), items, &skips{stderr: io.Discard}), stderr.String()
+	err = a.run(context.Background(), items, &skips{stderr: io.Discard})
+	return stderr.String(), err
 }
 
 // receive waits for the text lines "1" to "n", in order; a line seen
@@ -95,7 +96,7 @@ const ackTimeout = 2 * time.Second
 func TestAckSendConnectionErrorResends(t *testing.T) {
 	base := startRelay(t)
 	got := subscribe(t, base)
-	err, stderr := runAcker(t, base, fiveLines, func(c *conn.Conn, body string, attempt int) error {
+	stderr, err := runAcker(t, base, fiveLines, func(c *conn.Conn, body string, attempt int) error {
 		if body == `["message","3"]` && attempt == 1 {
 			c.Reconnect() // the link dies under the write
 			return &net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET}
@@ -116,7 +117,7 @@ func TestAckResendErrorIsReported(t *testing.T) {
 	base := startRelay(t)
 	boom := errors.New("cannot encode line 3")
 	start := time.Now()
-	err, stderr := runAcker(t, base, fiveLines, func(c *conn.Conn, body string, attempt int) error {
+	stderr, err := runAcker(t, base, fiveLines, func(c *conn.Conn, body string, attempt int) error {
 		switch {
 		case body != `["message","3"]`:
 			return nil

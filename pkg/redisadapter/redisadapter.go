@@ -112,13 +112,13 @@ func Open(ctx context.Context, url string, timeout time.Duration, log *slog.Logg
 	defer cancel()
 	if err := c.rdb.Ping(pctx).Err(); err != nil {
 		_ = c.rdb.Close()
-		return nil, fmt.Errorf("Redis at %s: %v", opts.Addr, err)
+		return nil, fmt.Errorf("redis at %s: %v", opts.Addr, err)
 	}
 	ps := c.rdb.PSubscribe(pctx, Prefix+"#*")
 	if _, err := ps.Receive(pctx); err != nil { // the subscription's confirmation
 		_ = ps.Close()
 		_ = c.rdb.Close()
-		return nil, fmt.Errorf("Redis at %s: subscribe: %v", opts.Addr, err)
+		return nil, fmt.Errorf("redis at %s: subscribe: %v", opts.Addr, err)
 	}
 	c.up.Store(true)
 	c.wg.Add(3)
