@@ -57,6 +57,12 @@ type Options struct {
 	// Polling uses HTTP long-polling instead of a websocket, for servers
 	// or proxies that allow no websocket. It never upgrades.
 	Polling bool
+	// Upgrade opens the connection over long-polling and moves it to a
+	// websocket at once when the server offers one and answers a probe
+	// over it, as the official client does: the handshake passes proxies
+	// that pass no websocket, and the events take a websocket where there
+	// is one.
+	Upgrade bool
 	// ConnectTimeout bounds the first connection. Default 10 s.
 	ConnectTimeout time.Duration
 	// Reconnect after the connection is lost, also when the server said
@@ -109,7 +115,7 @@ type Conn struct {
 	nsp      string
 	endpoint string
 	dialer   *websocket.Dialer
-	poller   *http.Client // with Options.Polling
+	poller   *http.Client // with Options.Polling or Upgrade
 	auth     map[string]any
 
 	closing chan struct{} // closed by Close
@@ -186,7 +192,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		ReadBufferSize:   64 << 10,
 		WriteBufferSize:  16 << 10,
 	}
-	if o.Polling {
+	if o.Polling || o.Upgrade {
 		c.poller = &http.Client{Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
 			TLSClientConfig:     tlsFor(o.URL, o.TLS),
@@ -475,16 +481,6 @@ func (c *Conn) joinedOnce() bool {
 	return c.everJoined
 }
 
-// current returns the joined connection, or nil.
-func (c *Conn) current() *link {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.connected {
-		return nil
-	}
-	return c.link
-}
-
 // Close leaves the namespace and closes the connection; it returns once
 // every goroutine of the connection has ended. Call Flush first to be sure
 // what was sent arrived.
@@ -518,7 +514,11 @@ func (c *Conn) dial(ctx context.Context) (*link, error) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, handshakeWait)
 	defer cancel()
-	return dialPollingLink(hctx, c.endpoint, c.poller, c.opts.Header)
+	var d *websocket.Dialer
+	if c.opts.Upgrade {
+		d = c.dialer
+	}
+	return dialPollingLink(hctx, c.endpoint, c.poller, c.opts.Header, d)
 }
 
 // namespace is the URL's path, "/" when empty.

@@ -22,7 +22,7 @@ import (
 // written under wmu, so that a packet with attachments goes out whole and
 // a pong is never cut into another frame. One goroutine reads it (read).
 type link struct {
-	ws   frames // a websocket, or long-polling (pollFrames)
+	ws   frames // a websocket, long-polling (pollFrames), or a websocket that took over long-polling (handedOver)
 	open openPacket
 	// msgpack: Socket.IO packets go as msgpack binary messages (toMsgpack).
 	msgpack bool
@@ -69,12 +69,20 @@ func dialLink(ctx context.Context, endpoint string, d *websocket.Dialer, header 
 	return openLink(ws)
 }
 
-// dialPollingLink opens an Engine.IO connection over long-polling.
-func dialPollingLink(ctx context.Context, endpoint string, client *http.Client, header http.Header) (*link, error) {
+// dialPollingLink opens an Engine.IO connection over long-polling. With
+// d, it moves it to a websocket at once if the server offers one
+// (upgrade.go).
+func dialPollingLink(ctx context.Context, endpoint string, client *http.Client, header http.Header, d *websocket.Dialer) (*link, error) {
 	p, err := dialPolling(ctx, pollingEndpoint(endpoint), client, header)
 	if err != nil {
 		return nil, err
 	}
+	if d != nil {
+		if ws := upgradeTo(ctx, p, endpoint, d, header); ws != nil {
+			return openLink(ws)
+		}
+	}
+	go p.poll()
 	return openLink(p)
 }
 

@@ -38,11 +38,17 @@ type frames interface {
 type pollFrames struct {
 	client *http.Client
 	url    string // the endpoint with the session's sid
+	sid    string
 	header http.Header
 
 	in   chan frame
 	done chan struct{} // closed by Close
 	once sync.Once
+	// ctx ends every request of the connection when it is closed.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// upgrades are the transports the server offers to move to.
+	upgrades []string
 
 	mu            sync.Mutex
 	err           error // why reading stopped
@@ -71,7 +77,10 @@ func dialPolling(ctx context.Context, endpoint string, client *http.Client, head
 	if len(open) == 0 || open[0] != '0' {
 		return nil, &dialError{msg: fmt.Sprintf("not a Socket.IO v4 server? the first message was %.40q", open), permanent: true}
 	}
-	var hs struct{ Sid string }
+	var hs struct {
+		Sid      string
+		Upgrades []string
+	}
 	if err := json.Unmarshal(open[1:], &hs); err != nil || hs.Sid == "" {
 		return nil, &dialError{msg: "bad Engine.IO open packet", permanent: true}
 	}
@@ -79,11 +88,12 @@ func dialPolling(ctx context.Context, endpoint string, client *http.Client, head
 	q := u.Query()
 	q.Set("sid", hs.Sid)
 	u.RawQuery = q.Encode()
-	p := &pollFrames{client: client, url: u.String(), header: header, in: make(chan frame, 64), done: make(chan struct{})}
+	p := &pollFrames{client: client, url: u.String(), header: header, in: make(chan frame, 64), done: make(chan struct{}),
+		sid: hs.Sid, upgrades: hs.Upgrades}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, pk := range packets {
 		p.in <- decodePolled(pk)
 	}
-	go p.poll()
 	return p, nil
 }
 
@@ -127,16 +137,12 @@ func decodePolled(pk []byte) frame {
 	return frame{websocket.TextMessage, pk}
 }
 
-// poll keeps a GET out until the connection ends.
+// poll keeps a GET out until the connection ends. It is started once
+// the connection stays on long-polling (after the handshake, or a failed
+// upgrade).
 func (p *pollFrames) poll() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-p.done
-		cancel()
-	}()
 	for {
-		body, err := pollRequest(ctx, p.client, http.MethodGet, p.url, p.header, nil)
+		body, err := pollRequest(p.ctx, p.client, http.MethodGet, p.url, p.header, nil)
 		if err != nil {
 			p.fail(err)
 			return
@@ -157,7 +163,10 @@ func (p *pollFrames) fail(err error) {
 		p.err = err
 	}
 	p.mu.Unlock()
-	p.once.Do(func() { close(p.done) })
+	p.once.Do(func() {
+		close(p.done)
+		p.cancel()
+	})
 }
 
 func (p *pollFrames) ReadMessage() (int, []byte, error) {
@@ -227,7 +236,7 @@ func (p *pollFrames) WriteMessage(typ int, msg []byte) error {
 	p.mu.Lock()
 	deadline := p.writeDeadline
 	p.mu.Unlock()
-	ctx := context.Background()
+	ctx := p.ctx
 	if !deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)

@@ -1,0 +1,96 @@
+package conn
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sio-tools/sio/pkg/relay"
+)
+
+// requests counts what reaches a server: long-polling GETs and POSTs,
+// websocket handshakes. noWebsocket refuses websockets, as a proxy that
+// passes none does.
+type requests struct {
+	gets, posts, websockets atomic.Int64
+	noWebsocket             bool
+	next                    http.Handler
+}
+
+func (rq *requests) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Header.Get("Upgrade") != "":
+		if rq.noWebsocket {
+			http.Error(w, "no websocket here", http.StatusBadGateway)
+			return
+		}
+		rq.websockets.Add(1)
+	case r.Method == http.MethodGet:
+		rq.gets.Add(1)
+	case r.Method == http.MethodPost:
+		rq.posts.Add(1)
+	}
+	rq.next.ServeHTTP(w, r)
+}
+
+// With Upgrade, a connection opens over long-polling and moves to a
+// websocket before it sends anything: one GET (the handshake), one
+// websocket, no POST, and events flow both ways. Where no websocket
+// passes, it stays on long-polling and events flow all the same.
+func TestUpgrade(t *testing.T) {
+	for _, noWS := range []bool{false, true} {
+		name := "websocket"
+		if noWS {
+			name = "no-websocket"
+		}
+		t.Run(name, func(t *testing.T) {
+			r := relay.New(relay.Options{})
+			defer r.Close(time.Second)
+			rq := &requests{next: r, noWebsocket: noWS}
+			srv := httptest.NewServer(rq)
+			defer srv.Close()
+			u, _ := url.Parse(srv.URL + "/")
+
+			got := make(chan string, 10)
+			sub, err := Dial(context.Background(), Options{URL: u, Upgrade: true, OnEvent: func(ev string, args []any) { got <- ev }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			pub, err := Dial(context.Background(), Options{URL: u, Upgrade: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pub.Close()
+			for _, ev := range []string{"a", "b", "c"} {
+				if err := pub.Emit(ev, []any{1}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, want := range []string{"a", "b", "c"} {
+				select {
+				case ev := <-got:
+					if ev != want {
+						t.Fatalf("got event %q, want %q", ev, want)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("event %q not delivered", want)
+				}
+			}
+			gets, posts, wss := rq.gets.Load(), rq.posts.Load(), rq.websockets.Load()
+			if noWS {
+				if wss != 0 || posts < 3 {
+					t.Errorf("without websockets: %d websockets, %d POSTs, want 0 and at least 3", wss, posts)
+				}
+				return
+			}
+			if gets != 2 || posts != 0 || wss != 2 {
+				t.Errorf("two upgraded clients made %d GETs, %d POSTs, %d websockets; want 2, 0, 2", gets, posts, wss)
+			}
+		})
+	}
+}
