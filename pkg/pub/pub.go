@@ -3,14 +3,11 @@ package pub
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"net/http"
-	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -22,24 +19,16 @@ import (
 
 // Config is what the flags say.
 type Config struct {
-	URL    *url.URL
-	Event  string
-	Format lines.Format
-	Rooms  []string
-	Token  string
-	// Auth, Header and Path add to the handshake (cli.Handshake).
-	Auth           map[string]any
-	Header         http.Header
-	Path           string
-	Msgpack        bool // the msgpack parser (--parser msgpack)
-	Polling        bool // long-polling (--transport polling)
-	TLS            *tls.Config
-	MaxBytes       int
-	SkipInvalid    bool
-	Buffer         int
-	ConnectTimeout time.Duration
-	RetryFor       time.Duration
-	Ack            bool
+	// the server and how to connect, the flags shared with sio-sub
+	cli.ClientConfig
+
+	Event       string
+	Format      lines.Format
+	MaxBytes    int
+	SkipInvalid bool
+	Buffer      int
+	RetryFor    time.Duration
+	Ack         bool
 	// Message, when set, is the one event's line (-m); File the file the
 	// lines are read from instead of stdin.
 	Message *string
@@ -148,29 +137,21 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs := cli.NewFlagSet("sio-pub")
 	var (
 		c      Config
-		rawURL string
+		client cli.ClientFlags
 		format string
-		rooms  cli.Strings
 		maxB   int64
 		buffer int
 	)
+	client.Register(fs, getenv)
 	for _, n := range []string{"e", "event"} {
 		fs.StringVar(&c.Event, n, "message", "")
 	}
 	for _, n := range []string{"f", "format"} {
 		fs.StringVar(&format, n, "text", "")
 	}
-	for _, n := range []string{"u", "url"} {
-		fs.StringVar(&rawURL, n, cli.DefaultURL(getenv), "")
-	}
-	for _, n := range []string{"r", "room"} {
-		fs.Var(&rooms, n, "")
-	}
-	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.Int64Var(&maxB, "max-bytes", 1_000_000, "")
 	fs.BoolVar(&c.SkipInvalid, "skip-invalid", false, "")
 	fs.IntVar(&buffer, "buffer", 10000, "")
-	cli.DurationVar(fs, &c.ConnectTimeout, "connect-timeout", 10*time.Second)
 	cli.DurationVar(fs, &c.RetryFor, "retry-for", 30*time.Second)
 	fs.BoolVar(&c.Ack, "ack", false, "")
 	fs.BoolVar(&c.Reply, "reply", false, "")
@@ -185,34 +166,11 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.StringVar(&c.File, "file", "", "")
 	fs.IntVar(&c.Window, "window", 5000, "")
 	cli.DurationVar(fs, &c.AckTimeout, "ack-timeout", 30*time.Second)
-	var tlsFlags cli.TLSFlags
-	tlsFlags.Register(fs)
-	var hs cli.Handshake
-	hs.Register(fs)
 	if err := cli.Parse(fs, usage, args, stdout); err != nil {
 		return c, err
 	}
 	var err error
-	if c.TLS, err = tlsFlags.Config(); err != nil {
-		return c, err
-	}
-	u, err := cli.ParseURL(rawURL)
-	if err != nil {
-		urlSet := false
-		fs.Visit(func(f *flag.Flag) { urlSet = urlSet || f.Name == "url" || f.Name == "u" })
-		if env := cli.URLFromEnv(getenv); env != "" && !urlSet {
-			err = cli.Errorf(cli.ExitUsage, "%v (from %s)", errors.Unwrap(err), env)
-		}
-		return c, err
-	}
-	c.URL = u
-	if c.Auth, c.Header, c.Path, err = hs.Apply(c.URL); err != nil {
-		return c, err
-	}
-	if c.Msgpack, err = hs.Msgpack(); err != nil {
-		return c, err
-	}
-	if c.Polling, err = hs.Polling(); err != nil {
+	if c.ClientConfig, err = client.Resolve(fs); err != nil {
 		return c, err
 	}
 	if c.Format, err = lines.ParseFormat(format); err != nil {
@@ -238,9 +196,6 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if err := cli.PositiveDuration("ack-timeout", c.AckTimeout); err != nil {
 		return c, err
 	}
-	if err := cli.PositiveDuration("connect-timeout", c.ConnectTimeout); err != nil {
-		return c, err
-	}
 	if c.RetryFor < 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --retry-for: must not be negative", c.RetryFor)
 	}
@@ -250,7 +205,6 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for --rate: want events a second, such as 200 or 0.5", c.Rate)
 	}
-	c.Rooms = rooms
 	c.Ack = c.Ack || c.Reply
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "m" || f.Name == "message" {

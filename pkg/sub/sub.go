@@ -4,13 +4,10 @@ package sub
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"sync"
 	"syscall"
@@ -25,7 +22,9 @@ import (
 
 // Config is what the flags say.
 type Config struct {
-	URL     *url.URL
+	// the server and how to connect, the flags shared with sio-pub
+	cli.ClientConfig
+
 	Events  []string
 	Format  lines.Format
 	Verbose bool
@@ -34,21 +33,11 @@ type Config struct {
 	Timestamp  bool
 	TimeFormat func(time.Time) string
 	// Ready, when not nil, gets a line once subscribed, and is closed.
-	Ready   *os.File
-	Count   int
-	Timeout time.Duration
-	Rooms   []string
-	Token   string
-	// Auth, Header and Path add to the handshake (cli.Handshake).
-	Auth           map[string]any
-	Header         http.Header
-	Path           string
-	Msgpack        bool // the msgpack parser (--parser msgpack)
-	Polling        bool // long-polling (--transport polling)
-	TLS            *tls.Config
-	NoReconnect    bool
-	Strict         bool
-	ConnectTimeout time.Duration
+	Ready       *os.File
+	Count       int
+	Timeout     time.Duration
+	NoReconnect bool
+	Strict      bool
 }
 
 const usage = `Usage: sio-sub [options]
@@ -142,11 +131,11 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs := cli.NewFlagSet("sio-sub")
 	var (
 		c      Config
-		rawURL string
+		client cli.ClientFlags
 		format string
 		events cli.Strings
-		rooms  cli.Strings
 	)
+	client.Register(fs, getenv)
 	for _, n := range []string{"e", "event"} {
 		fs.Var(&events, n, "")
 	}
@@ -165,48 +154,17 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	for _, n := range []string{"W", "timeout"} {
 		cli.DurationVar(fs, &c.Timeout, n, 0)
 	}
-	for _, n := range []string{"u", "url"} {
-		fs.StringVar(&rawURL, n, cli.DefaultURL(getenv), "")
-	}
-	for _, n := range []string{"r", "room"} {
-		fs.Var(&rooms, n, "")
-	}
-	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
 	fs.BoolVar(&c.NoReconnect, "no-reconnect", false, "")
 	fs.BoolVar(&c.Strict, "strict", false, "")
-	cli.DurationVar(fs, &c.ConnectTimeout, "connect-timeout", 10*time.Second)
 	var timeFormat string
 	fs.StringVar(&timeFormat, "time-format", "", "")
 	readyFd := -1
 	fs.IntVar(&readyFd, "ready-fd", -1, "")
-	var tlsFlags cli.TLSFlags
-	tlsFlags.Register(fs)
-	var hs cli.Handshake
-	hs.Register(fs)
 	if err := cli.Parse(fs, usage, args, stdout); err != nil {
 		return c, err
 	}
 	var err error
-	if c.TLS, err = tlsFlags.Config(); err != nil {
-		return c, err
-	}
-	u, err := cli.ParseURL(rawURL)
-	if err != nil {
-		urlSet := false
-		fs.Visit(func(f *flag.Flag) { urlSet = urlSet || f.Name == "url" || f.Name == "u" })
-		if env := cli.URLFromEnv(getenv); env != "" && !urlSet {
-			err = cli.Errorf(cli.ExitUsage, "%v (from %s)", errors.Unwrap(err), env)
-		}
-		return c, err
-	}
-	c.URL = u
-	if c.Auth, c.Header, c.Path, err = hs.Apply(c.URL); err != nil {
-		return c, err
-	}
-	if c.Msgpack, err = hs.Msgpack(); err != nil {
-		return c, err
-	}
-	if c.Polling, err = hs.Polling(); err != nil {
+	if c.ClientConfig, err = client.Resolve(fs); err != nil {
 		return c, err
 	}
 	if c.Format, err = lines.ParseFormat(format); err != nil {
@@ -217,9 +175,6 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	}
 	if c.Timeout < 0 {
 		return c, cli.Errorf(cli.ExitUsage, "invalid value %v for -W: must not be negative", c.Timeout)
-	}
-	if err := cli.PositiveDuration("connect-timeout", c.ConnectTimeout); err != nil {
-		return c, err
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "time-format" {
@@ -235,7 +190,6 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		}
 	}
 	c.Events = events
-	c.Rooms = rooms
 	return c, nil
 }
 
