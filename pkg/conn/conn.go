@@ -164,50 +164,8 @@ const handshakeWait = 10 * time.Second
 // server refuses the namespace, or at once on an error that trying again
 // cannot mend.
 func Dial(ctx context.Context, o Options) (*Conn, error) {
-	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 10 * time.Second
-	}
-	if o.Path == "" {
-		o.Path = "/socket.io/"
-	}
-	c := &Conn{
-		opts:        o,
-		nsp:         namespace(o.URL),
-		endpoint:    endpoint(o.URL, o.Path),
-		closing:     make(chan struct{}),
-		runDone:     make(chan struct{}),
-		failed:      make(chan error, 1),
-		connectCh:   make(chan struct{}),
-		firstJoined: make(chan struct{}),
-		acks:        map[int64]func([]any, error){},
-		auth:        map[string]any{},
-	}
-	for k, v := range o.Auth {
-		c.auth[k] = v
-	}
-	c.dialer = &websocket.Dialer{
-		Proxy:            http.ProxyFromEnvironment,
-		TLSClientConfig:  tlsFor(o.URL, o.TLS),
-		HandshakeTimeout: handshakeWait,
-		ReadBufferSize:   64 << 10,
-		WriteBufferSize:  16 << 10,
-	}
-	if o.Polling || o.Upgrade {
-		c.poller = &http.Client{Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			TLSClientConfig:     tlsFor(o.URL, o.TLS),
-			MaxIdleConnsPerHost: 2, // a GET out, and a POST
-		}}
-	}
-	if len(o.Rooms) > 0 {
-		c.auth["room"] = strings.Join(o.Rooms, ",")
-	}
-	if o.Token != "" {
-		c.auth["token"] = o.Token
-	}
-	// Ask sio-serve to number our events so that a lost connection can
-	// resume (other servers ignore it).
-	c.auth[offsetsKey] = true
+	o = o.withDefaults()
+	c := newConn(o)
 	go c.run()
 
 	t := time.NewTimer(o.ConnectTimeout)
@@ -225,6 +183,68 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		c.Close()
 		return nil, &DialError{URL: o.URL.String(), Reason: c.lastError(), Timeout: o.ConnectTimeout}
 	}
+}
+
+func (o Options) withDefaults() Options {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.Path == "" {
+		o.Path = "/socket.io/"
+	}
+	return o
+}
+
+// newConn makes the Conn, not connected yet (run connects it): the
+// websocket dialer, the long-polling client when o asks for long-polling,
+// and the handshake auth.
+func newConn(o Options) *Conn {
+	c := &Conn{
+		opts:     o,
+		nsp:      namespace(o.URL),
+		endpoint: endpoint(o.URL, o.Path),
+		dialer: &websocket.Dialer{
+			Proxy:            http.ProxyFromEnvironment,
+			TLSClientConfig:  tlsFor(o.URL, o.TLS),
+			HandshakeTimeout: handshakeWait,
+			ReadBufferSize:   64 << 10,
+			WriteBufferSize:  16 << 10,
+		},
+		closing:     make(chan struct{}),
+		runDone:     make(chan struct{}),
+		failed:      make(chan error, 1),
+		connectCh:   make(chan struct{}),
+		firstJoined: make(chan struct{}),
+		acks:        map[int64]func([]any, error){},
+		auth:        handshakeAuth(o),
+	}
+	if o.Polling || o.Upgrade {
+		c.poller = &http.Client{Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			TLSClientConfig:     tlsFor(o.URL, o.TLS),
+			MaxIdleConnsPerHost: 2, // a GET out, and a POST
+		}}
+	}
+	return c
+}
+
+// handshakeAuth is the auth every CONNECT sends: Options.Auth, the rooms
+// and the token.
+func handshakeAuth(o Options) map[string]any {
+	auth := map[string]any{}
+	for k, v := range o.Auth {
+		auth[k] = v
+	}
+	if len(o.Rooms) > 0 {
+		auth["room"] = strings.Join(o.Rooms, ",")
+	}
+	if o.Token != "" {
+		auth["token"] = o.Token
+	}
+	// Ask sio-serve to number our events so that a lost connection can
+	// resume (other servers ignore it).
+	auth[offsetsKey] = true
+	return auth
 }
 
 // DialError says why Dial failed.

@@ -19,7 +19,6 @@ import (
 	"github.com/sio-tools/sio/pkg/cli"
 	"github.com/sio-tools/sio/pkg/redisadapter"
 	"github.com/sio-tools/sio/pkg/relay"
-	"github.com/sio-tools/sio/pkg/viewer"
 )
 
 // Config is what the flags say.
@@ -284,6 +283,49 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 
 // Run serves until ctx is cancelled, then shuts down cleanly.
 func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
+	log := newLogger(c, stdio.Err)
+	tc, err := loadTLS(c)
+	if err != nil {
+		return err
+	}
+	var st *static
+	if c.Static != "" {
+		var root *os.Root
+		if st, root, err = openStatic(c.Static); err != nil {
+			return cli.Errorf(cli.ExitStart, "--static: %v", err)
+		}
+		defer root.Close()
+	}
+	ln, scheme, err := listen(c, tc)
+	if err != nil {
+		return err
+	}
+	var cluster *redisadapter.Cluster
+	if c.Redis != "" {
+		redisadapter.UseLogger(log) // process-wide: the Redis library's own lines go to our log
+		if cluster, err = redisadapter.Open(ctx, c.Redis, 5*time.Second, log); err != nil {
+			ln.Close()
+			return cli.Errorf(cli.ExitStart, "%v", err)
+		}
+		defer cluster.Close()
+	}
+	r := relay.New(relayOptions(c, cluster, log))
+	srv := newServer(newHandler(c, r, st, cluster, log), log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	stopReleasing := releaseMemoryInBackground(ctx)
+	defer stopReleasing()
+	fmt.Fprintf(stdio.Err, "sio-serve: listening on %s://%s\n", scheme, ln.Addr())
+	if err := notify("READY=1"); err != nil {
+		log.Warn("systemd notify", "err", err)
+	}
+	return serveUntilDone(ctx, errc, ln, r, srv, log)
+}
+
+// newLogger writes records to w, as text or JSON (--log-format), at the
+// level -q or -v asks for.
+func newLogger(c Config, w io.Writer) *slog.Logger {
 	level := slog.LevelInfo
 	if c.Quiet {
 		level = slog.LevelWarn
@@ -292,112 +334,82 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		level = slog.LevelDebug
 	}
 	hopts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewTextHandler(stdio.Err, hopts)
+	var h slog.Handler = slog.NewTextHandler(w, hopts)
 	if c.LogJSON {
-		h = slog.NewJSONHandler(stdio.Err, hopts)
+		h = slog.NewJSONHandler(w, hopts)
 	}
-	log := slog.New(h)
+	return slog.New(h)
+}
 
-	var cert tls.Certificate
-	if c.TLSCert != "" {
-		var err error
-		if cert, err = tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
-			return cli.Errorf(cli.ExitStart, "TLS: %v", err)
-		}
+// loadTLS reads --tls-cert and --tls-key; nil without them.
+func loadTLS(c Config) (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
 	}
-	var st *static
-	if c.Static != "" {
-		var root *os.Root
-		var err error
-		if st, root, err = openStatic(c.Static); err != nil {
-			return cli.Errorf(cli.ExitStart, "--static: %v", err)
-		}
-		defer root.Close()
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, cli.Errorf(cli.ExitStart, "TLS: %v", err)
 	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// listen opens the address of c, over TLS when tc is set, and says the
+// scheme of the URL clients use.
+func listen(c Config, tc *tls.Config) (net.Listener, string, error) {
 	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return cli.Errorf(cli.ExitStart, "listen: %v", listenError(addr, err))
+		return nil, "", cli.Errorf(cli.ExitStart, "listen: %v", listenError(addr, err))
 	}
-	scheme := "http"
-	if c.TLSCert != "" {
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		scheme = "https"
+	if tc == nil {
+		return ln, "http", nil
 	}
+	return tls.NewListener(ln, tc), "https", nil
+}
+
+// relayOptions are the relay's settings from the flags; cluster, nil
+// without --redis, gives the adapter.
+func relayOptions(c Config, cluster *redisadapter.Cluster, log *slog.Logger) relay.Options {
 	ro := relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, MaxRooms: c.MaxRooms, Token: c.Token, Logger: log,
 		PingInterval: c.PingInterval, PingTimeout: c.PingTimeout, ConnectTimeout: c.ConnectTimeout,
 		MaxConnsPerIP: c.MaxConnsPerIP, MaxHandshakesPerIP: c.MaxHandshakesPerIP, Exempt: c.exempt,
 		Recover: c.Recover, RecoverAll: c.RecoverAll, RecoverBytes: c.RecoverBytes}
-	var cluster *redisadapter.Cluster
-	if c.Redis != "" {
-		redisadapter.UseLogger(log) // process-wide: the Redis library's own lines go to our log
-		cluster, err = redisadapter.Open(ctx, c.Redis, 5*time.Second, log)
-		if err != nil {
-			ln.Close()
-			return cli.Errorf(cli.ExitStart, "%v", err)
-		}
-		defer cluster.Close()
+	if cluster != nil {
 		ro.Adapter = cluster.Adapter()
 	}
-	r := relay.New(ro)
-	mux := http.NewServeMux()
-	origins := newOriginPolicy(c.Origins)
-	var sio http.Handler = origins.wrap(r, func(origin string) {
-		r.Refused("origin")
-		log.Warn("refused: origin not allowed", "origin", origin)
-	})
-	if c.MaxConns > 0 {
-		sio = limitConns(sio, r, c.MaxConns, log)
-	}
-	mux.Handle("/socket.io/", sio)
-	// The viewer at / (or only at /_sio/ with --static); the client files
-	// win over "/socket.io/".
-	viewer.Register(mux, c.Static == "")
-	if st != nil {
-		mux.Handle("/", st)
-	}
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-		if cluster != nil {
-			if cluster.Up() {
-				io.WriteString(w, "redis: up\n")
-			} else {
-				io.WriteString(w, "redis: down\n")
-			}
-		}
-	})
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		r.WriteMetrics(w)
-		if cluster != nil {
-			cluster.WriteMetrics(w)
-		}
-		writeProcessMetrics(w)
-	})
-	srv := &http.Server{
-		Handler:           mux,
+	return ro
+}
+
+// newServer bounds the time and size of request headers and logs the HTTP
+// server's own errors at debug level.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10, // a browser sends a few KB; Go's default is 1 MB
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	mctx, stopRelease := context.WithCancel(ctx)
+}
+
+// releaseMemoryInBackground runs releaseMemory until stop is called; stop
+// returns once it has ended.
+func releaseMemoryInBackground(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
 	released := make(chan struct{})
 	go func() {
 		defer close(released)
-		releaseMemory(mctx, releaseInterval, releaseFloor)
+		releaseMemory(ctx, releaseInterval, releaseFloor)
 	}()
-	defer func() {
-		stopRelease()
+	return func() {
+		cancel()
 		<-released
-	}()
-	fmt.Fprintf(stdio.Err, "sio-serve: listening on %s://%s\n", scheme, ln.Addr())
-	if err := notify("READY=1"); err != nil {
-		log.Warn("systemd notify", "err", err)
 	}
+}
 
+// serveUntilDone waits for ctx to end, then shuts down; errc has what
+// srv.Serve returned. A server that stops before ctx ends is a runtime
+// failure.
+func serveUntilDone(ctx context.Context, errc <-chan error, ln net.Listener, r *relay.Relay, srv *http.Server, log *slog.Logger) error {
 	select {
 	case err := <-errc:
 		r.Close(0)
@@ -469,18 +481,4 @@ func (c Config) exempt(ip net.IP) bool {
 		}
 	}
 	return false
-}
-
-// limitConns answers 503 to a new Engine.IO connection (a request without
-// a session id) while max clients are connected.
-func limitConns(next http.Handler, r *relay.Relay, max int, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.URL.Query().Get("sid") == "" && r.EngineClients() >= max {
-			r.Refused("max_conns")
-			log.Warn("refused: --max-conns reached", "max", max, "addr", req.RemoteAddr)
-			http.Error(w, "too many connections", http.StatusServiceUnavailable)
-			return
-		}
-		next.ServeHTTP(w, req)
-	})
 }
