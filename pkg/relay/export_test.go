@@ -3,6 +3,7 @@ package relay
 import (
 	"strings"
 
+	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 )
 
@@ -10,14 +11,9 @@ import (
 // and before its socket is registered; nil removes it.
 func SetRestoreHook(f func()) { testHookRestored = f }
 
-// SetLateCleanupHook sets testHookLateCleanup (nil clears it).
-func SetLateCleanupHook(f func()) {
-	if f == nil {
-		testHookLateCleanup.Store(nil)
-		return
-	}
-	testHookLateCleanup.Store(&f)
-}
+// SetLateCleanupHook sets a function that runs as a long-polling GET's
+// clean-up is written late (libfix; nil clears it).
+func SetLateCleanupHook(f func()) { libfix.SetLateCleanupHook(f) }
 
 // SetEngineCloseHook sets a function that runs when the relay sees an
 // engine connection end, before the library does; nil removes it.
@@ -32,13 +28,7 @@ func SetEngineCloseHook(f func()) {
 // SetSendHook sets a function that sees the packets the engine hands to a
 // websocket transport; the function it returns runs after they were
 // handed to the writer, on the goroutine that flushed them. nil removes it.
-func SetSendHook(f func([]*packet.Packet) func()) {
-	if f == nil {
-		testHookSend.Store(nil)
-		return
-	}
-	testHookSend.Store(&f)
-}
+func SetSendHook(f func([]*packet.Packet) func()) { libfix.SetSendHook(f) }
 
 // PollWaiting reports whether the long-polling connection sid has a GET
 // waiting for data.

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sio-tools/sio/pkg/lines"
+	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -109,7 +110,7 @@ func (r *Relay) passthrough(sid string, msg []byte) bool {
 		// first events wait for the join, as the library's would, and
 		// then pass through as sent. Handed to the library, they were
 		// decoded and encoded again (keys sorted, numbers respelled).
-		st.joins.wait(string(nsp))
+		st.joins.Wait(string(nsp))
 		if from = st.senders.get(nsp); from == nil {
 			return false
 		}
@@ -143,10 +144,10 @@ func ackedEvent(msg []byte) (plain []byte, id int64, ok bool) {
 	for n < len(msg) && n-head < 16 && msg[n] >= '0' && msg[n] <= '9' {
 		n++
 	}
-	// At most maxAckID digits, as validate.go allows (more is not an exact
+	// At most libfix.MaxAckID digits, as libfix allows (more is not an exact
 	// number in JavaScript): such an event takes the library's way, where
 	// the check closes its sender.
-	if n == head || n-head > maxAckID || n == len(msg) || msg[n] != '[' {
+	if n == head || n-head > libfix.MaxAckID || n == len(msg) || msg[n] != '[' {
 		return nil, 0, false
 	}
 	id, err := strconv.ParseInt(string(msg[head:n]), 10, 64)
@@ -263,7 +264,7 @@ func plainEvent(msg []byte) (nsp, name []byte, ok bool) {
 	}
 	// Text frames must be UTF-8 (a browser closes its connection on one
 	// that is not); the library's decoding mends what is not.
-	if !utf8.Valid(b) || !json.Valid(b) || !numbersFit(b) {
+	if !utf8.Valid(b) || !json.Valid(b) || !libfix.NumbersFit(b) {
 		return nil, nil, false
 	}
 	return nsp, n[1 : 1+end], true

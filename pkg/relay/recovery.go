@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -341,7 +342,7 @@ func (rc *recovery) begin(s *socket.Socket) {
 	}
 	if !on {
 		s.SetData(sessionData{})
-		dropPid(s) // no session is kept for it: no pid promises one
+		libfix.DropPid(s) // no session is kept for it: no pid promises one
 		return
 	}
 	l := rc.log(s.Nsp().Name())

@@ -25,6 +25,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/sio-tools/sio/pkg/lines"
+	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -104,10 +105,8 @@ type Relay struct {
 	io      *socket.Server
 	handler http.Handler
 	log     *slog.Logger
-	// upgrades are the connections upgrading to websocket whose probe was
-	// answered (polling.go).
-	upgrades upgrades
-	adapter  bool // events go through an adapter (other servers)
+	engine  *libfix.Engine // the library's Engine.IO server, mended
+	adapter bool           // events go through an adapter (other servers)
 	// connectTimeout: a connection that joined no namespace by then goes.
 	connectTimeout time.Duration
 	perAddress     *perAddress                          // nil: no limit per address
@@ -132,8 +131,37 @@ type Relay struct {
 	connects *metrics.Counter
 }
 
-// New returns a Relay ready to serve.
+// New returns a Relay ready to serve. It reads top to bottom as the
+// relay is built: the library's options, the relay, the engine with the
+// library's fixes and the relay's listeners in order, then the namespaces
+// and their middlewares in order.
 func New(o Options) *Relay {
+	o = o.withDefaults()
+	opts, rc := o.serverOptions()
+	r := &Relay{
+		io:             socket.NewServer(nil, opts),
+		log:            o.Logger,
+		adapter:        o.Adapter != nil,
+		connectTimeout: o.ConnectTimeout,
+		maxRooms:       o.MaxRooms,
+		perAddress:     newPerAddress(o.MaxConnsPerIP, o.MaxHandshakesPerIP, o.Exempt),
+		recovery:       rc,
+		sockets:        make(map[*socket.Socket]struct{}),
+		byNsp:          make(map[string]int),
+		metrics:        metrics.NewSet(),
+	}
+	r.namespaces = libfix.Namespaces(r.io)
+	if rc != nil {
+		rc.startExpiry(r.served)
+	}
+	r.newMetrics()
+	r.bindEngine(opts, o.MaxQueue)
+	r.serveNamespaces(o.Token)
+	return r
+}
+
+// withDefaults fills in the options left zero.
+func (o Options) withDefaults() Options {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
@@ -149,6 +177,15 @@ func New(o Options) *Relay {
 	if o.MaxRooms <= 0 {
 		o.MaxRooms = DefaultMaxRooms
 	}
+	if o.RecoverBytes <= 0 {
+		o.RecoverBytes = DefaultRecoverBytes
+	}
+	return o
+}
+
+// serverOptions are the library's options for o, and the relay's
+// recovery when it is on.
+func (o Options) serverOptions() (*socket.ServerOptions, *recovery) {
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
 	opts.SetMaxHttpBufferSize(o.MaxBytes)
@@ -173,38 +210,23 @@ func New(o Options) *Relay {
 	// goes: kept, each cost about 12 KB for good, and clients choose the
 	// names. (Recovery keeps its own log by name, which outlives it.)
 	opts.SetCleanupEmptyChildNamespaces(true)
-	var rc *recovery
 	switch {
 	case o.Adapter != nil:
 		opts.SetAdapter(o.Adapter)
 	case o.Recover > 0:
-		if o.RecoverBytes <= 0 {
-			o.RecoverBytes = DefaultRecoverBytes
-		}
-		rc = newRecovery(o.Recover, o.RecoverBytes, o.RecoverAll, o.Logger)
+		rc := newRecovery(o.Recover, o.RecoverBytes, o.RecoverAll, o.Logger)
 		rec := socket.DefaultConnectionStateRecovery()
 		rec.SetMaxDisconnectionDuration(o.Recover.Milliseconds())
 		rec.SetSkipMiddlewares(true)
 		opts.SetConnectionStateRecovery(rec)
 		opts.SetAdapter(recoveryAdapterBuilder{rc})
+		return opts, rc
 	}
+	return opts, nil
+}
 
-	r := &Relay{
-		io:             socket.NewServer(nil, opts),
-		log:            o.Logger,
-		adapter:        o.Adapter != nil,
-		connectTimeout: o.ConnectTimeout,
-		maxRooms:       o.MaxRooms,
-		perAddress:     newPerAddress(o.MaxConnsPerIP, o.MaxHandshakesPerIP, o.Exempt),
-		recovery:       rc,
-		sockets:        make(map[*socket.Socket]struct{}),
-		byNsp:          make(map[string]int),
-		metrics:        metrics.NewSet(),
-	}
-	r.namespaces = libraryNamespaces(r.io)
-	if rc != nil {
-		rc.startExpiry(r.served)
-	}
+// newMetrics makes the relay's counters and gauges.
+func (r *Relay) newMetrics() {
 	r.events = r.metrics.NewCounter("sio_events_received_total")
 	r.dropped = r.metrics.NewCounter("sio_events_dropped_total")
 	r.connects = r.metrics.NewCounter("sio_connections_total")
@@ -213,9 +235,18 @@ func New(o Options) *Relay {
 	r.bytesIn = r.metrics.NewCounter("sio_received_bytes_total")
 	r.bytesOut = r.metrics.NewCounter("sio_sent_bytes_total")
 	r.metrics.NewGauge("sio_connected_clients", func() float64 { return float64(r.Clients()) })
-	// The engine is made here rather than by the library (ServeHandler)
-	// so that the relay sees each new connection before the library does:
-	// watchConn must see a client's first packets (joins).
+}
+
+// bindEngine makes the Engine.IO server, with the library's fixes
+// (libfix), and binds the Socket.IO server to it. The engine is made here
+// rather than by the library (ServeHandler) so that the relay sees each
+// new connection before the library does. Its "connection" listeners run
+// in the order they are added:
+//  1. watchConn: the relay must see a client's first packets (joins);
+//  2. the library's own (Bind), which makes the client's socket;
+//  3. libfix.Release: every listener is in place, the connection's held
+//     packets may go.
+func (r *Relay) bindEngine(opts *socket.ServerOptions, maxQueue int64) {
 	eopts := socket.DefaultServerOptions()
 	eopts.Assign(opts)
 	eopts.SetPath("/socket.io")
@@ -223,20 +254,32 @@ func New(o Options) *Relay {
 	// Confirmation requests and plain events are taken as they are read
 	// (plain events unless every broadcast must go through the adapter,
 	// to other servers).
-	useOwnWebsocket(eio, r.take, &r.upgrades)
-	guardTransports(eio, r.invalidPacket)
+	r.engine = libfix.Install(eio, libfix.Hooks{Take: r.take, Refused: r.invalidPacket})
 	_ = eio.On("connection", func(args ...any) {
 		if c, ok := args[0].(engine.Socket); ok {
-			r.watchConn(c, o.MaxQueue)
+			r.watchConn(c, maxQueue)
 		}
 	})
 	r.io.Bind(eio)
 	_ = eio.On("connection", func(args ...any) {
 		if c, ok := args[0].(engine.Socket); ok {
-			release(c) // every listener is in place now
+			libfix.Release(c)
 		}
 	})
 	r.handler = eio
+}
+
+// serveNamespaces serves every namespace: "/" and any other a client asks
+// for go to onConnection, the flush namespaces answer sio-pub. Every
+// namespace's middlewares run in this order:
+//  1. forgetSocketQueue: every socket the library makes, joined or
+//     refused, first goes through them (a recovered one goes to
+//     onConnection); its task queue is made collectable there;
+//  2. the token check, with a token;
+//  3. joinRooms: rooms are joined before the client is told it is
+//     connected: joined in the connection handler, a room event sent
+//     right after the client's connect could miss it.
+func (r *Relay) serveNamespaces(token string) {
 	_ = r.io.On("connection", r.onConnection)
 	// sio-pub asks to join this namespace to learn that the server has
 	// read all it sent before (conn.Confirm). Refusing it is the answer:
@@ -245,38 +288,34 @@ func New(o Options) *Relay {
 	// Over a websocket the relay answers it itself (confirm).
 	for _, n := range flushNamespaces {
 		r.io.Of(n, nil).Use(func(s *socket.Socket, next func(*socket.ExtendedError)) {
-			forgetQueue(s, "taskQueue")
+			libfix.ForgetTaskQueue(s)
 			next(socket.NewExtendedError("flush confirmed", nil))
 		})
 	}
 	nsps := r.io.Of(regexp.MustCompile(`^/.+`), r.onConnection)
-	// Every socket the library makes, joined or refused, first goes
-	// through the namespace's middlewares (a recovered one goes to
-	// onConnection): its task queue is made collectable there (queues.go).
-	r.io.Use(forgetSocketQueue)
-	nsps.Use(forgetSocketQueue)
-	// Rooms are joined in a middleware, before the client is told it is
-	// connected: joined in the connection handler, a room event sent right
-	// after the client's connect could miss it.
-	defer func() {
-		r.io.Use(r.joinRooms)
-		nsps.Use(r.joinRooms)
-	}()
-	if o.Token != "" {
-		refused := r.metrics.GetOrCreateCounter(`sio_refused_total{reason="unauthorized"}`)
-		check := func(s *socket.Socket, next func(*socket.ExtendedError)) {
-			if tokenOK(s.Handshake(), o.Token) {
-				next(nil)
-				return
-			}
-			refused.Inc()
-			r.log.Warn("refused: bad or missing token", "addr", s.Handshake().Address, "nsp", s.Nsp().Name())
-			next(socket.NewExtendedError("unauthorized", map[string]any{"reason": "token"}))
-		}
-		r.io.Use(check)
-		nsps.Use(check)
+	chain := []func(*socket.Socket, func(*socket.ExtendedError)){forgetSocketQueue}
+	if token != "" {
+		chain = append(chain, r.checkToken(token))
 	}
-	return r
+	chain = append(chain, r.joinRooms)
+	for _, m := range chain {
+		r.io.Use(m)
+		nsps.Use(m)
+	}
+}
+
+// checkToken refuses a client whose handshake lacks the token.
+func (r *Relay) checkToken(token string) func(*socket.Socket, func(*socket.ExtendedError)) {
+	refused := r.metrics.GetOrCreateCounter(`sio_refused_total{reason="unauthorized"}`)
+	return func(s *socket.Socket, next func(*socket.ExtendedError)) {
+		if tokenOK(s.Handshake(), token) {
+			next(nil)
+			return
+		}
+		refused.Inc()
+		r.log.Warn("refused: bad or missing token", "addr", s.Handshake().Address, "nsp", s.Nsp().Name())
+		next(socket.NewExtendedError("unauthorized", map[string]any{"reason": "token"}))
+	}
 }
 
 // take is offered every text message a websocket client sends, before
@@ -365,21 +404,13 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		defer done()
 	}
-	if strings.EqualFold(req.Header.Get("Upgrade"), "websocket") {
-		w = &forgetAfterHijack{w}
-	} else if req.Method == http.MethodGet {
-		if sid != "" {
-			r.upgrades.settle(r.io.Engine(), sid)
-		}
-		var done func()
-		req, done = pollRequest(req)
-		defer done()
-	}
+	w, req, done := r.engine.Prepare(w, req, sid)
+	defer done()
 	r.handler.ServeHTTP(w, req)
 }
 
 // invalidPacket counts and logs a connection closed for a packet the
-// official parsers would refuse (validate.go). reason is one of a few
+// official parsers would refuse (libfix/validate.go). reason is one of a few
 // fixed words.
 func (r *Relay) invalidPacket(reason, addr string) {
 	r.metrics.GetOrCreateCounter(`sio_invalid_packets_total{reason="` + reason + `"}`).Inc()
@@ -445,7 +476,7 @@ func (r *Relay) onConnection(args ...any) {
 	// the namespace may go on, once the relay has recorded it too (the
 	// passthrough looks for the sender).
 	if c, ok := r.conns.Load(s.Conn().Id()); ok {
-		defer c.(*connState).joins.done(s.Nsp().Name())
+		defer c.(*connState).joins.Done(s.Nsp().Name())
 	}
 	if r.closed.Load() {
 		s.Disconnect(false)
@@ -454,7 +485,7 @@ func (r *Relay) onConnection(args ...any) {
 	if r.orphan(s) || r.ghost(s) {
 		return
 	}
-	forgetQueue(s, "taskQueue")   // a recovered socket skipped the middlewares
+	libfix.ForgetTaskQueue(s)     // a recovered socket skipped the middlewares
 	rooms := Rooms(s.Handshake()) // joined by joinRooms already
 	nsp := s.Nsp().Name()
 	label := r.nspLabel(nsp)
@@ -493,7 +524,7 @@ func (r *Relay) onConnection(args ...any) {
 
 	var pid socket.PrivateSessionId
 	if r.recovery != nil && offsets(s) {
-		if pid = socketPid(s); pid != "" { // "" if the library moved it: then nothing to count
+		if pid = libfix.SocketPid(s); pid != "" { // "" if the library moved it: then nothing to count
 			r.recovery.connected(pid)
 		}
 	}
@@ -586,7 +617,7 @@ func (r *Relay) ghost(s *socket.Socket) bool {
 	if kept {
 		r.recovery.persist(&socket.SessionToPersist{
 			Sid:   s.Id(),
-			Pid:   socketPid(s),
+			Pid:   libfix.SocketPid(s),
 			Rooms: types.NewSet(s.Rooms().Keys()...),
 			Data:  s.Data(),
 		})
@@ -728,7 +759,7 @@ func (r *Relay) joinRooms(s *socket.Socket, next func(*socket.ExtendedError)) {
 // forgetSocketQueue is the first middleware of every namespace: it makes
 // the socket's task queue collectable once closed (queues.go).
 func forgetSocketQueue(s *socket.Socket, next func(*socket.ExtendedError)) {
-	forgetQueue(s, "taskQueue")
+	libfix.ForgetTaskQueue(s)
 	next(nil)
 }
 

@@ -1,4 +1,4 @@
-package relay
+package libfix
 
 import (
 	"errors"
@@ -95,7 +95,7 @@ func (g *guardedTransport) On(ev types.EventName, listeners ...types.EventListen
 	for i, l := range listeners {
 		guarded[i] = func(args ...any) {
 			<-g.open
-			if p := firstPacket(args); p != nil && !g.valid(p) {
+			if p := PacketOf(args); p != nil && !g.valid(p) {
 				return
 			}
 			l(args...)
@@ -150,8 +150,8 @@ func (g *guardedTransport) RemoveListener(ev types.EventName, listener types.Eve
 	return true
 }
 
-// release lets conn's packets through, if they were held.
-func release(conn engine.Socket) {
+// Release lets conn's packets through, if they were held.
+func Release(conn engine.Socket) {
 	if g, ok := conn.Transport().(*guardedTransport); ok {
 		g.release()
 	}

@@ -1,4 +1,4 @@
-package relay
+package libfix
 
 import (
 	"bytes"
@@ -24,9 +24,9 @@ import (
 // JavaScript parser refuses more.
 const maxAttachments = 10
 
-// maxAckID is the most digits of an ack id: a larger one is not an exact
+// MaxAckID is the most digits of an ack id: a larger one is not an exact
 // number in JavaScript.
-const maxAckID = 15
+const MaxAckID = 15
 
 // inbound tracks what one transport of a client sent: how many binary
 // attachments the last binary packet still waits for.
@@ -93,7 +93,7 @@ func checkText(b []byte) (attachments int, reason string) {
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 			i++
 		}
-		if i > maxAckID {
+		if i > MaxAckID {
 			return 0, "ack_id"
 		}
 		if (typ == '3' || typ == '6') && i == 0 {
@@ -104,7 +104,7 @@ func checkText(b []byte) (attachments int, reason string) {
 	if !utf8.Valid(b) || (len(b) > 0 && !json.Valid(b)) {
 		return 0, "payload"
 	}
-	if !numbersFit(b) {
+	if !NumbersFit(b) {
 		return 0, "number"
 	}
 	first := firstByte(b)
@@ -209,13 +209,13 @@ func walkPlaceholders(v any, seen []bool) bool {
 	return true
 }
 
-// numbersFit reports whether every number in the valid JSON b is a
+// NumbersFit reports whether every number in the valid JSON b is a
 // finite float64: what the library (and Go clients built on it) decode a
 // number into. 1e999 or a 400-digit integer would fail their decoding: the
 // library closed the sender's connection for it, the passthrough relayed
 // it to clients that then failed. A number of at most 15 characters
 // without an exponent always fits; only longer ones are parsed.
-func numbersFit(b []byte) bool {
+func NumbersFit(b []byte) bool {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		switch {

@@ -1,4 +1,4 @@
-package relay
+package libfix
 
 import (
 	"reflect"
@@ -11,7 +11,7 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/utils"
 )
 
-// libraryNamespaces returns the library's map of the namespaces it serves,
+// Namespaces returns the library's map of the namespaces it serves,
 // by name, or nil if the library no longer has it where it had (a test
 // fails then: TestRecoveryForgetsLogsOfFreedNamespaces, as every
 // namespace then counts as served).
@@ -21,7 +21,7 @@ import (
 // namespace is served at all (Relay.served): the library frees
 // an empty namespace (ServerOptions.CleanupEmptyChildNamespaces), and has
 // no way to look one up that does not make it again.
-func libraryNamespaces(io *socket.Server) *types.Map[string, socket.Namespace] {
+func Namespaces(io *socket.Server) *types.Map[string, socket.Namespace] {
 	v := reflect.ValueOf(io)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
 		return nil
@@ -33,9 +33,9 @@ func libraryNamespaces(io *socket.Server) *types.Map[string, socket.Namespace] {
 	return *(**types.Map[string, socket.Namespace])(unsafe.Pointer(f.UnsafeAddr()))
 }
 
-// socketPid returns a socket's private session id (the library keeps it
+// SocketPid returns a socket's private session id (the library keeps it
 // unexported), or "" if it cannot be read.
-func socketPid(s *socket.Socket) socket.PrivateSessionId {
+func SocketPid(s *socket.Socket) socket.PrivateSessionId {
 	f := reflect.ValueOf(s).Elem().FieldByName("pid")
 	if !f.IsValid() || f.Kind() != reflect.String {
 		return ""
@@ -43,14 +43,14 @@ func socketPid(s *socket.Socket) socket.PrivateSessionId {
 	return socket.PrivateSessionId(f.String())
 }
 
-// dropPid takes away a socket's private session id before its CONNECT
+// DropPid takes away a socket's private session id before its CONNECT
 // answer is written, which then carries no "pid". With recovery on the
 // library gives every socket one, and a pid tells the client its session
 // can be resumed: a relay that keeps sessions only for the clients that
 // asked (OffsetsKey) promised others what it would not do, and answered
 // the protocol's own connect tests with a key they do not expect. It
 // reports whether it could.
-func dropPid(s *socket.Socket) bool {
+func DropPid(s *socket.Socket) bool {
 	f := reflect.ValueOf(s).Elem().FieldByName("pid")
 	if !f.IsValid() || f.Kind() != reflect.String {
 		return false

@@ -1,4 +1,4 @@
-package relay
+package libfix
 
 import (
 	"sync"
@@ -12,7 +12,7 @@ import (
 // join to complete. The library's own bound on joining is ConnectTimeout.
 const joinWait = 5 * time.Second
 
-// joins holds back a client's packets for a namespace until its join of
+// JoinGate holds back a client's packets for a namespace until its join of
 // that namespace is settled (joined or refused).
 //
 // The library joins a namespace on a queue of its own, writes the CONNECT
@@ -30,14 +30,14 @@ const joinWait = 5 * time.Second
 // client sent no CONNECT for is not held: the library closes the
 // connection for it at once, rather than after joinWait (a 100 MB POST
 // was read for 5 s).
-type joins struct {
+type JoinGate struct {
 	mu      sync.Mutex
 	settled map[string]chan struct{} // by namespace; closed once joined or refused
 }
 
-// received looks at a packet the client sent. A CONNECT starts a join; any
+// Received looks at a packet the client sent. A CONNECT starts a join; any
 // other packet for a namespace waits until its join is settled.
-func (j *joins) received(p *packet.Packet) {
+func (j *JoinGate) Received(p *packet.Packet) {
 	typ, nsp, ok := socketPacket(p)
 	if !ok {
 		return
@@ -54,11 +54,11 @@ func (j *joins) received(p *packet.Packet) {
 	j.mu.Unlock()
 	// No CONNECT for it came first: the library closes the connection at
 	// once ("invalid state"), as it should.
-	j.wait(nsp)
+	j.Wait(nsp)
 }
 
-// wait blocks while a join of nsp is under way, up to joinWait.
-func (j *joins) wait(nsp string) {
+// Wait blocks while a join of nsp is under way, up to joinWait.
+func (j *JoinGate) Wait(nsp string) {
 	j.mu.Lock()
 	ch := j.settled[nsp]
 	j.mu.Unlock()
@@ -73,17 +73,17 @@ func (j *joins) wait(nsp string) {
 	}
 }
 
-func (j *joins) set(nsp string, ch chan struct{}) {
+func (j *JoinGate) set(nsp string, ch chan struct{}) {
 	if j.settled == nil {
 		j.settled = make(map[string]chan struct{})
 	}
 	j.settled[nsp] = ch
 }
 
-// sent looks at a packet for the client: a CONNECT_ERROR ends a join.
+// Sent looks at a packet for the client: a CONNECT_ERROR ends a join.
 // It runs for every packet to every client: only a CONNECT_ERROR is
 // parsed.
-func (j *joins) sent(p *packet.Packet) {
+func (j *JoinGate) Sent(p *packet.Packet) {
 	if p == nil || p.Type != packet.MESSAGE {
 		return
 	}
@@ -91,13 +91,13 @@ func (j *joins) sent(p *packet.Packet) {
 		return
 	}
 	if typ, nsp, ok := socketPacket(p); ok && typ == '4' {
-		j.done(nsp)
+		j.Done(nsp)
 	}
 }
 
-// done settles the join of nsp: the relay has the client's socket, or the
+// Done settles the join of nsp: the relay has the client's socket, or the
 // server refused the namespace.
-func (j *joins) done(nsp string) {
+func (j *JoinGate) Done(nsp string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	ch := j.settled[nsp]
@@ -110,8 +110,8 @@ func (j *joins) done(nsp string) {
 	}
 }
 
-// closeAll ends every join: the connection is gone.
-func (j *joins) closeAll() {
+// CloseAll ends every join: the connection is gone.
+func (j *JoinGate) CloseAll() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, ch := range j.settled {
