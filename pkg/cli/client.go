@@ -32,7 +32,8 @@ type ClientConfig struct {
 	Header         http.Header
 	Path           string
 	Msgpack        bool // the msgpack parser (--parser msgpack)
-	Polling        bool // long-polling (--transport polling)
+	Polling        bool // long-polling only (--transport polling)
+	Upgrade        bool // long-polling, then a websocket (--transport upgrade)
 	TLS            *tls.Config
 	ConnectTimeout time.Duration
 }
@@ -71,7 +72,7 @@ func (f *ClientFlags) Resolve(fs *flag.FlagSet) (ClientConfig, error) {
 	if c.Msgpack, err = f.handshake.Msgpack(); err != nil {
 		return c, err
 	}
-	if c.Polling, err = f.handshake.Polling(); err != nil {
+	if c.Polling, c.Upgrade, err = f.handshake.Transport(); err != nil {
 		return c, err
 	}
 	if err := PositiveDuration("connect-timeout", c.ConnectTimeout); err != nil {

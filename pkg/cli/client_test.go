@@ -26,7 +26,7 @@ func TestClientFlagsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := cli.ClientConfig{ConnectTimeout: 10 * time.Second}
+	want := cli.ClientConfig{ConnectTimeout: 10 * time.Second, Upgrade: true}
 	if c.URL.String() != "http://127.0.0.1:31979" {
 		t.Errorf("URL %s", c.URL)
 	}
@@ -93,7 +93,7 @@ func TestClientFlagsErrors(t *testing.T) {
 		{[]string{"--cacert", "/nonexistent"}, nil, "--cacert: open /nonexistent: no such file or directory"},
 		{[]string{"-H", "nocolon"}, nil, `invalid value "nocolon" for --header: want 'Name: value'`},
 		{[]string{"--parser", "cbor"}, nil, `invalid value "cbor" for --parser: want default or msgpack`},
-		{[]string{"--transport", "udp"}, nil, `invalid value "udp" for --transport: want websocket or polling`},
+		{[]string{"--transport", "udp"}, nil, `invalid value "udp" for --transport: want upgrade, websocket or polling`},
 	} {
 		_, err := resolve(c.args, c.env)
 		if cli.ExitCode(err) != cli.ExitUsage || err == nil || err.Error() != c.msg {

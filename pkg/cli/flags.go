@@ -206,8 +206,9 @@ const HandshakeUsage = `      --auth JSON           a JSON object sent as the ha
       --path P              the server's Socket.IO path (default /socket.io/)
       --parser P            default, or msgpack for a server that uses
                             socket.io-msgpack-parser
-      --transport T         websocket (default), or polling for a server or
-                            proxy that allows no websocket (it never
+      --transport T         upgrade (default: long-polling first, then a
+                            websocket where one passes, as browsers do),
+                            websocket (only), or polling (only: it never
                             upgrades)`
 
 // Register defines the flags on fs.
@@ -218,18 +219,22 @@ func (h *Handshake) Register(fs *flag.FlagSet) {
 	fs.Var(&h.query, "query", "")
 	fs.StringVar(&h.path, "path", "", "")
 	fs.StringVar(&h.parser, "parser", "default", "")
-	fs.StringVar(&h.transport, "transport", "websocket", "")
+	fs.StringVar(&h.transport, "transport", "upgrade", "")
 }
 
-// Polling tells whether --transport asks for long-polling.
-func (h *Handshake) Polling() (bool, error) {
+// Transport tells how --transport asks to connect: over long-polling
+// only (polling), or first over long-polling and then a websocket
+// (upgrade), or else over a websocket only.
+func (h *Handshake) Transport() (polling, upgrade bool, err error) {
 	switch h.transport {
+	case "upgrade":
+		return false, true, nil
 	case "websocket":
-		return false, nil
+		return false, false, nil
 	case "polling":
-		return true, nil
+		return true, false, nil
 	}
-	return false, Errorf(ExitUsage, "invalid value %q for --transport: want websocket or polling", h.transport)
+	return false, false, Errorf(ExitUsage, "invalid value %q for --transport: want upgrade, websocket or polling", h.transport)
 }
 
 // Msgpack tells whether --parser asks for the msgpack parser.

@@ -94,3 +94,43 @@ func TestUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// Many clients upgrading at once all end on a websocket, joined: a
+// websocket that comes right behind the handshake's answer finds the
+// session ready (run it with -count and a CPU burner).
+func TestUpgradeMany(t *testing.T) {
+	r := relay.New(relay.Options{})
+	defer r.Close(time.Second)
+	rq := &requests{next: r}
+	srv := httptest.NewServer(rq)
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/")
+	const n = 40
+	conns := make(chan *Conn, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			c, err := Dial(context.Background(), Options{URL: u, Upgrade: true, ConnectTimeout: 20 * time.Second})
+			if err != nil {
+				errs <- err
+				return
+			}
+			conns <- c
+		}()
+	}
+	start := time.Now()
+	for range n {
+		select {
+		case c := <-conns:
+			defer c.Close()
+		case err := <-errs:
+			t.Error(err)
+		}
+	}
+	if wss, posts := rq.websockets.Load(), rq.posts.Load(); wss != n || posts != 0 {
+		t.Errorf("%d clients: %d websockets, %d POSTs; want %d and 0", n, wss, posts, n)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Logf("joining took %v: a first packet waited for a timeout?", d)
+	}
+}

@@ -247,6 +247,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		Path:           c.Path,
 		Msgpack:        c.Msgpack,
 		Polling:        c.Polling,
+		Upgrade:        c.Upgrade,
 		ConnectTimeout: c.ConnectTimeout,
 		Reconnect:      true,
 	})

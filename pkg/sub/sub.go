@@ -244,6 +244,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		Path:           c.Path,
 		Msgpack:        c.Msgpack,
 		Polling:        c.Polling,
+		Upgrade:        c.Upgrade,
 		ConnectTimeout: c.ConnectTimeout,
 		Reconnect:      !c.NoReconnect,
 		OnEvent: func(name string, args []any) {
