@@ -21,10 +21,10 @@ assets:
 		echo "npm ci"; npm ci --no-audit --no-fund --loglevel=error; fi
 	@want=$$(node -p 'require("./package-lock.json").packages["node_modules/socket.io-client"].version') && \
 	mkdir -p $(VIEWER_DIST) && \
-	for f in socket.io.js socket.io.min.js socket.io.min.js.map; do \
+	for f in socket.io.js socket.io.min.js socket.io.min.js.map socket.io.msgpack.min.js socket.io.msgpack.min.js.map; do \
 		cmp -s $(CLIENT_DIST)/$$f $(VIEWER_DIST)/$$f || cp $(CLIENT_DIST)/$$f $(VIEWER_DIST)/$$f || exit 1; \
 	done && \
-	for f in socket.io.js socket.io.min.js; do \
+	for f in socket.io.js socket.io.min.js socket.io.msgpack.min.js; do \
 		got=$$(sed -n 's/^ \* Socket\.IO v\([0-9][^ ]*\)$$/\1/p' $(VIEWER_DIST)/$$f | head -1); \
 		if [ "$$got" != "$$want" ]; then \
 			echo "assets: $(VIEWER_DIST)/$$f is socket.io-client '$$got', package-lock.json pins '$$want'" >&2; exit 1; fi; \

@@ -390,3 +390,29 @@ func TestViewerAsksForToken(t *testing.T) {
 		t.Errorf("the page asked %d times: %v", len(p), p)
 	}
 }
+
+// With sio-serve --parser msgpack the page loads the client with the
+// msgpack parser: it shows what sio-pub --parser msgpack publishes,
+// binary included, and what it emits reaches sio-sub.
+func TestViewerMsgpack(t *testing.T) {
+	srv := serve(t, "-q", "--parser", "msgpack")
+	b := newBrowser(t)
+	b.do(map[string]any{"cmd": "open", "url": srv.URL + "/"})
+	if s := b.eval(`document.getElementById('conn-text').textContent`); s != "connected: /" {
+		t.Fatalf("connection indicator says %q", s)
+	}
+	in := `{"event":"say","args":["over msgpack",{"$binary":"AQID"}]}` + "\n"
+	if code, _, stderr := runCmd(t, []byte(in), 30*time.Second, "sio-pub", "--url", srv.URL, "--parser", "msgpack", "-f", "envelope"); code != 0 {
+		t.Fatalf("sio-pub exit %d: %s", code, stderr)
+	}
+	b.waitText("over msgpack")
+	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL, "--parser", "msgpack", "-e", "from_page", "-C", "1", "-W", "30s")
+	srv.waitClients(t, 2)
+	b.do(map[string]any{"cmd": "emit", "name": "from_page", "data": "hello msgpack", "as": "text"})
+	if c := sub.wait(30 * time.Second); c != 0 {
+		t.Fatalf("sio-sub exit %d: %s", c, sub.stderr.String())
+	}
+	if got := sub.stdout.String(); got != "hello msgpack\n" {
+		t.Fatalf("sio-sub printed %q", got)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/sio-tools/sio/pkg/lines"
 	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
+	"github.com/sio-tools/sio/pkg/relay/internal/msgpackparser"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -84,6 +85,12 @@ type Options struct {
 	// Adapter, when set, replaces the library's in-memory adapter (for
 	// example the Redis adapter, which joins other servers).
 	Adapter socket.AdapterConstructor
+	// Msgpack makes the server speak the msgpack parser
+	// (socket.io-msgpack-parser) instead of the default one: its clients
+	// must all use it. Events then always take the library's way
+	// (decoded and encoded again, keys sorted): the passthrough reads
+	// the default parser's text.
+	Msgpack bool
 }
 
 // DefaultMaxBytes is Socket.IO's default maximum message size.
@@ -106,6 +113,7 @@ type Relay struct {
 	handler http.Handler
 	log     *slog.Logger
 	engine  *libfix.Engine // the library's Engine.IO server, mended
+	encoder parser.Encoder // the server's parser's, for the events the relay encodes
 	adapter bool           // events go through an adapter (other servers)
 	// connectTimeout: a connection that joined no namespace by then goes.
 	connectTimeout time.Duration
@@ -154,8 +162,12 @@ func New(o Options) *Relay {
 	if rc != nil {
 		rc.startExpiry(r.served)
 	}
+	r.encoder = parser.NewEncoder()
+	if o.Msgpack {
+		r.encoder = msgpackparser.Parser{}.NewEncoder()
+	}
 	r.newMetrics()
-	r.bindEngine(opts, o.MaxQueue)
+	r.bindEngine(opts, o.MaxQueue, o.Msgpack)
 	r.serveNamespaces(o.Token)
 	return r
 }
@@ -210,6 +222,9 @@ func (o Options) serverOptions() (*socket.ServerOptions, *recovery) {
 	// goes: kept, each cost about 12 KB for good, and clients choose the
 	// names. (Recovery keeps its own log by name, which outlives it.)
 	opts.SetCleanupEmptyChildNamespaces(true)
+	if o.Msgpack {
+		opts.SetParser(msgpackparser.Parser{})
+	}
 	switch {
 	case o.Adapter != nil:
 		opts.SetAdapter(o.Adapter)
@@ -246,15 +261,19 @@ func (r *Relay) newMetrics() {
 //  2. the library's own (Bind), which makes the client's socket;
 //  3. libfix.Release: every listener is in place, the connection's held
 //     packets may go.
-func (r *Relay) bindEngine(opts *socket.ServerOptions, maxQueue int64) {
+func (r *Relay) bindEngine(opts *socket.ServerOptions, maxQueue int64, msgpack bool) {
 	eopts := socket.DefaultServerOptions()
 	eopts.Assign(opts)
 	eopts.SetPath("/socket.io")
 	eio := engine.NewServer(eopts)
 	// Confirmation requests and plain events are taken as they are read
 	// (plain events unless every broadcast must go through the adapter,
-	// to other servers).
-	r.engine = libfix.Install(eio, libfix.Hooks{Take: r.take, Refused: r.invalidPacket})
+	// to other servers), when they are the default parser's text.
+	hooks := libfix.Hooks{Take: r.take, Refused: r.invalidPacket, Msgpack: msgpack}
+	if msgpack {
+		hooks.Take = nil
+	}
+	r.engine = libfix.Install(eio, hooks)
 	_ = eio.On("connection", func(args ...any) {
 		if c, ok := args[0].(engine.Socket); ok {
 			r.watchConn(c, maxQueue)
@@ -676,7 +695,7 @@ func (r *Relay) relay(from *sender, args []any) {
 		if offset != "" {
 			data = append(args[:len(args):len(args)], offset)
 		}
-		return encodeEvent(s.Nsp().Name(), data)
+		return r.encodeEvent(s.Nsp().Name(), data)
 	}, then)
 }
 
@@ -699,8 +718,8 @@ func notDelivered(lost, all int) string {
 // binary) for every recipient. data is left as it is: the encoder reads
 // binary buffers out, so it gets copies (an event may be encoded twice,
 // with and without an offset).
-func encodeEvent(nsp string, data []any) outgoing {
-	packets := eventEncoder.Encode(&parser.Packet{Type: parser.EVENT, Nsp: nsp, Data: copyBinary(data)})
+func (r *Relay) encodeEvent(nsp string, data []any) outgoing {
+	packets := r.encoder.Encode(&parser.Packet{Type: parser.EVENT, Nsp: nsp, Data: copyBinary(data)})
 	opts := &socket.WriteOptions{}
 	opts.PreEncoded = true
 	if len(packets) == 1 {
@@ -711,8 +730,6 @@ func encodeEvent(nsp string, data []any) outgoing {
 	}
 	return outgoing{packets, opts}
 }
-
-var eventEncoder = parser.NewEncoder()
 
 // copyBinary returns v with fresh copies of its binary buffers (and of
 // the containers that hold them).

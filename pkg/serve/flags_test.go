@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/sio-tools/sio/pkg/serve"
@@ -42,5 +43,27 @@ func TestFlagsOverEnvironment(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, c.want)
 			}
 		})
+	}
+}
+
+// --parser takes default or msgpack; anything else is a usage error
+// naming the flag.
+func TestParserFlag(t *testing.T) {
+	for _, c := range []struct {
+		arg     string
+		msgpack bool
+		ok      bool
+	}{{"", false, true}, {"default", false, true}, {"msgpack", true, true}, {"json", false, false}} {
+		args := []string{}
+		if c.arg != "" {
+			args = append(args, "--parser", c.arg)
+		}
+		cfg, err := serve.ParseFlags(args, func(string) string { return "" }, io.Discard)
+		switch {
+		case c.ok && (err != nil || cfg.Msgpack != c.msgpack):
+			t.Errorf("--parser %q: msgpack %v, err %v; want %v", c.arg, cfg.Msgpack, err, c.msgpack)
+		case !c.ok && (err == nil || !strings.Contains(err.Error(), "--parser")):
+			t.Errorf("--parser %q: err %v, want one naming --parser", c.arg, err)
+		}
 	}
 }

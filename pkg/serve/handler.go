@@ -18,7 +18,7 @@ func newHandler(c Config, r *relay.Relay, st *static, cluster *redisadapter.Clus
 	mux.Handle("/socket.io/", socketIOHandler(c, r, log))
 	// The viewer at / (or only at /_sio/ with --static); the client files
 	// win over "/socket.io/".
-	viewer.Register(mux, c.Static == "")
+	viewer.Register(mux, c.Static == "", c.Msgpack)
 	if st != nil {
 		mux.Handle("/", st)
 	}

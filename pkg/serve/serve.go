@@ -47,6 +47,7 @@ type Config struct {
 	RecoverAll   bool
 	RecoverBytes int64
 	Redis        string
+	Msgpack      bool // --parser msgpack
 	Token        string
 	Origins      cli.Strings
 	TLSCert      string
@@ -107,6 +108,10 @@ Options:
                          TLS); recovery is then off
       --token T          clients must send T as "token" in the handshake
                          auth (sio-pub/sio-sub --token; env SIO_TOKEN)
+      --parser P         default, or msgpack: speak socket.io-msgpack-parser,
+                         as a Node server configured with it; every client
+                         must use it too (sio-pub/sio-sub --parser msgpack;
+                         the viewer does)
       --cors-origin O    also let web pages of origin O connect (repeatable
                          or a comma list; "*" for any). By default only
                          pages of the same origin or on a loopback address
@@ -195,6 +200,8 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	cli.DurationVar(fs, &c.PingTimeout, "ping-timeout", DefaultPingTimeout)
 	cli.DurationVar(fs, &c.ConnectTimeout, "connect-timeout", DefaultConnectTimeout)
 	fs.StringVar(&c.Token, "token", getenv("SIO_TOKEN"), "")
+	parser := "default"
+	fs.StringVar(&parser, "parser", parser, "")
 	fs.Var(&c.Origins, "cors-origin", "")
 	fs.StringVar(&c.Static, "static", getenv("SIO_STATIC"), "")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "")
@@ -209,6 +216,13 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	}
 	if err := cli.Parse(fs, usage, args, stdout); err != nil {
 		return c, err
+	}
+	switch parser {
+	case "default":
+	case "msgpack":
+		c.Msgpack = true
+	default:
+		return c, cli.Errorf(cli.ExitUsage, "invalid value %q for --parser: want default or msgpack", parser)
 	}
 	p, err := strconv.Atoi(portStr)
 	if err != nil || p < 0 || p > 65535 {
@@ -373,7 +387,7 @@ func relayOptions(c Config, cluster *redisadapter.Cluster, log *slog.Logger) rel
 	ro := relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, MaxRooms: c.MaxRooms, Token: c.Token, Logger: log,
 		PingInterval: c.PingInterval, PingTimeout: c.PingTimeout, ConnectTimeout: c.ConnectTimeout,
 		MaxConnsPerIP: c.MaxConnsPerIP, MaxHandshakesPerIP: c.MaxHandshakesPerIP, Exempt: c.exempt,
-		Recover: c.Recover, RecoverAll: c.RecoverAll, RecoverBytes: c.RecoverBytes}
+		Recover: c.Recover, RecoverAll: c.RecoverAll, RecoverBytes: c.RecoverBytes, Msgpack: c.Msgpack}
 	if cluster != nil {
 		ro.Adapter = cluster.Adapter()
 	}

@@ -180,6 +180,8 @@ const (
 //	/_sio/viewer.js, viewer.css    its script and style
 //	/socket.io/socket.io.js        the official browser client
 //	/socket.io/socket.io.min.js    minified, with .map
+//	/socket.io/socket.io.msgpack.min.js  the client with the msgpack
+//	                               parser built in, with .map
 //	/sio.js/socket.io.js           the client where pages written for the
 //	                               original python setup look for it
 //
@@ -190,15 +192,20 @@ const (
 // paths answer 503 with MissingClient, and the page shows it.
 //
 // With atRoot false, "/" is left to the caller (sio-serve --static) and
-// the viewer is at /_sio/ only.
-func Register(mux *http.ServeMux, atRoot bool) {
-	register(mux, atRoot, clientFiles)
+// the viewer is at /_sio/ only. With msgpack the page loads the client
+// with the msgpack parser (sio-serve --parser msgpack).
+func Register(mux *http.ServeMux, atRoot, msgpack bool) {
+	register(mux, atRoot, msgpack, clientFiles)
 }
 
 // register is Register with the client's files in client (at its root),
 // so that a test can pass them, or leave them out.
-func register(mux *http.ServeMux, atRoot bool, client fs.FS) {
+func register(mux *http.ServeMux, atRoot, msgpack bool, client fs.FS) {
 	index := pageAsset("page/index.html", "text/html; charset=utf-8")
+	if msgpack {
+		b := bytes.Replace(index.body, []byte(`src="/socket.io/socket.io.min.js"`), []byte(`src="/socket.io/socket.io.msgpack.min.js"`), 1)
+		index = newAsset(b, index.ctype, revalid)
+	}
 	pageHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("Referrer-Policy", "no-referrer")
@@ -215,4 +222,6 @@ func register(mux *http.ServeMux, atRoot bool, client fs.FS) {
 	mux.Handle("/sio.js/socket.io.js", js)
 	mux.Handle("/socket.io/socket.io.min.js", clientAsset(client, "socket.io.min.js", jsType))
 	mux.Handle("/socket.io/socket.io.min.js.map", clientAsset(client, "socket.io.min.js.map", "application/json; charset=utf-8"))
+	mux.Handle("/socket.io/socket.io.msgpack.min.js", clientAsset(client, "socket.io.msgpack.min.js", jsType))
+	mux.Handle("/socket.io/socket.io.msgpack.min.js.map", clientAsset(client, "socket.io.msgpack.min.js.map", "application/json; charset=utf-8"))
 }

@@ -51,9 +51,11 @@ func TestClientIsTheLockedVersion(t *testing.T) {
 // fakeClient stands for the client's files: a banner as the real ones
 // have, and enough text to be worth compressing.
 var fakeClient = fstest.MapFS{
-	"socket.io.js":         {Data: []byte("/*!\n * Socket.IO v9.8.7\n * (c) test\n */\n" + strings.Repeat("var io;\n", 500))},
-	"socket.io.min.js":     {Data: []byte("/*!\n * Socket.IO v9.8.7\n */\n" + strings.Repeat("io;", 500))},
-	"socket.io.min.js.map": {Data: []byte(`{"version":3,"mappings":"` + strings.Repeat("A", 500) + `"}`)},
+	"socket.io.js":                 {Data: []byte("/*!\n * Socket.IO v9.8.7\n * (c) test\n */\n" + strings.Repeat("var io;\n", 500))},
+	"socket.io.min.js":             {Data: []byte("/*!\n * Socket.IO v9.8.7\n */\n" + strings.Repeat("io;", 500))},
+	"socket.io.min.js.map":         {Data: []byte(`{"version":3,"mappings":"` + strings.Repeat("A", 500) + `"}`)},
+	"socket.io.msgpack.min.js":     {Data: []byte("/*!\n * Socket.IO v9.8.7\n */\n" + strings.Repeat("mp;", 500))},
+	"socket.io.msgpack.min.js.map": {Data: []byte(`{"version":3,"mappings":"` + strings.Repeat("B", 500) + `"}`)},
 }
 
 func TestClientVersion(t *testing.T) {
@@ -72,7 +74,7 @@ func newMux(client fs.FS) *http.ServeMux {
 	mux.Handle("/socket.io/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "engine", http.StatusTeapot)
 	}))
-	register(mux, true, client)
+	register(mux, true, false, client)
 	return mux
 }
 
@@ -92,6 +94,8 @@ var clientRoutes = []struct{ path, ctype, file string }{
 	{"/socket.io/socket.io.js", "text/javascript; charset=utf-8", "socket.io.js"},
 	{"/socket.io/socket.io.min.js", "text/javascript; charset=utf-8", "socket.io.min.js"},
 	{"/socket.io/socket.io.min.js.map", "application/json; charset=utf-8", "socket.io.min.js.map"},
+	{"/socket.io/socket.io.msgpack.min.js", "text/javascript; charset=utf-8", "socket.io.msgpack.min.js"},
+	{"/socket.io/socket.io.msgpack.min.js.map", "application/json; charset=utf-8", "socket.io.msgpack.min.js.map"},
 	{"/sio.js/socket.io.js", "text/javascript; charset=utf-8", "socket.io.js"},
 }
 
@@ -255,5 +259,24 @@ func TestPageExplainsMissingClient(t *testing.T) {
 	}
 	if !bytes.Contains(js, []byte(`'/socket.io/socket.io.min.js'`)) {
 		t.Error("viewer.js does not ask the path index.html loads the client from")
+	}
+}
+
+// For sio-serve --parser msgpack the page loads the client with the
+// msgpack parser; by default the default one.
+func TestPageLoadsTheClientOfTheParser(t *testing.T) {
+	for _, msgpack := range []bool{false, true} {
+		mux := http.NewServeMux()
+		register(mux, true, msgpack, fakeClient)
+		for _, path := range []string{"/", "/_sio/"} {
+			body, _ := io.ReadAll(get(t, mux, path).Body)
+			want, other := `src="/socket.io/socket.io.min.js"`, `socket.io.msgpack.min.js`
+			if msgpack {
+				want, other = `src="/socket.io/socket.io.msgpack.min.js"`, `socket.io.min.js"`
+			}
+			if !bytes.Contains(body, []byte(want)) || bytes.Contains(body, []byte(other)) {
+				t.Errorf("msgpack %v: GET %s loads the wrong client:\n%s", msgpack, path, body)
+			}
+		}
 	}
 }

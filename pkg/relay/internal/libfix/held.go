@@ -29,11 +29,14 @@ const holdMax = 5 * time.Second
 // comes until a timeout makes it reconnect. Holding the reader until the
 // listeners are in place loses nothing. Upgrades of a connection (they
 // carry its sid) are not held: the relay knows the connection already.
-func guardTransports(eio engine.Server, refused func(reason, addr string)) {
+//
+// With the msgpack parser (text false) the packets are binary messages
+// that its decoder checks: they are held, not checked here.
+func guardTransports(eio engine.Server, refused func(reason, addr string), text bool) {
 	byName := eio.TransportsByName()
 	for _, name := range []string{transports.WEBSOCKET, transports.POLLING} {
 		if ctor, ok := byName[name]; ok {
-			byName[name] = guardingCtor{ctor, refused}
+			byName[name] = guardingCtor{ctor, refused, text}
 		}
 	}
 }
@@ -41,13 +44,14 @@ func guardTransports(eio engine.Server, refused func(reason, addr string)) {
 type guardingCtor struct {
 	transports.TransportCtor
 	refused func(reason, addr string)
+	text    bool // the default parser's text packets: check them
 }
 
 func (c guardingCtor) New(ctx *types.HttpContext) transports.Transport {
 	t := c.TransportCtor.New(ctx)
 	forgetQueue(t, "writeQueue") // the library's polling transport has one
 	t = fixPolling(t)
-	g := &guardedTransport{Transport: t, open: make(chan struct{}), refused: c.refused,
+	g := &guardedTransport{Transport: t, open: make(chan struct{}), refused: c.refused, check: c.text,
 		addr: ctx.Request().RemoteAddr}
 	if w, ok := t.(*wsTransport); ok {
 		g.owed = &w.attachments
@@ -68,6 +72,7 @@ type guardedTransport struct {
 	once    sync.Once
 	timer   *time.Timer
 	refused func(reason, addr string)
+	check   bool // check the packets (the default parser)
 	addr    string
 	owed    *atomic.Int32 // the attachments owed, for the websocket's reader
 
@@ -114,7 +119,7 @@ func (g *guardedTransport) valid(p *packet.Packet) bool {
 	}
 	if p != g.last {
 		g.last, g.verdict = p, ""
-		if p.Type == packet.MESSAGE {
+		if p.Type == packet.MESSAGE && g.check {
 			switch d := p.Data.(type) {
 			case *types.StringBuffer:
 				g.verdict = g.in.check(d.Bytes(), false)

@@ -32,6 +32,10 @@ type Hooks struct {
 	// parsers would refuse (validate.go); reason is one of a few fixed
 	// words.
 	Refused func(reason, addr string)
+	// Msgpack: the clients speak the msgpack parser, whose packets are
+	// binary messages its decoder checks; the checks of validate.go are
+	// for the default parser's text.
+	Msgpack bool
 }
 
 // Engine is an Engine.IO server with the fixes installed.
@@ -46,7 +50,7 @@ type Engine struct {
 func Install(srv engine.Server, h Hooks) *Engine {
 	e := &Engine{srv: srv}
 	useOwnWebsocket(srv, h.Take, &e.upgrades)
-	guardTransports(srv, h.Refused)
+	guardTransports(srv, h.Refused, !h.Msgpack)
 	return e
 }
 
