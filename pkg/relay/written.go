@@ -43,7 +43,7 @@ func (w *written) flush(n int) {
 }
 
 // drain takes the transport's word that it wrote the oldest n batches (a
-// write may carry none, one or several; see watchConn).
+// write may carry none, one or several; see libfix.WatchDrains).
 func (w *written) drain(n int) {
 	w.mu.Lock()
 	n = min(n, len(w.batches))

@@ -91,7 +91,7 @@ type wsTransport struct {
 
 	// extraFlushes is how many more of the engine's flushes than one the
 	// next write carries (packets a long-polling transport held, handed
-	// over on the upgrade; see watchConn).
+	// over on the upgrade; see WatchDrains).
 	extraFlushes atomic.Int32
 
 	// heard is closed when the engine listens to the transport's packets
