@@ -16,7 +16,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/go-redis/v9"
+	"github.com/sio-tools/sio/pkg/internal/wire"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -406,7 +406,7 @@ type message struct {
 	volatile bool
 }
 
-var errMalformed = errors.New("malformed")
+var errMalformed = wire.ErrMalformed
 
 // encode writes [uid, {type, data, nsp}, {rooms, except, flags}].
 func encode(uid string, typ parser.PacketType, nsp string, data any, rooms, except []string, volatile bool) ([]byte, error) {
@@ -422,37 +422,14 @@ func encode(uid string, typ parser.PacketType, nsp string, data any, rooms, exce
 	}
 	return msgpack.Marshal([]any{
 		uid,
-		map[string]any{"type": int(typ), "data": toWire(data), "nsp": nsp},
+		map[string]any{"type": int(typ), "data": wire.ToWire(data), "nsp": nsp},
 		map[string]any{"rooms": rooms, "except": except, "flags": flags},
 	})
 }
 
-// toWire turns binary buffers into []byte (msgpack bin, a Buffer in Node).
-func toWire(v any) any {
-	switch t := v.(type) {
-	case *types.BytesBuffer:
-		return t.Bytes()
-	case types.BufferInterface:
-		return t.Bytes()
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = toWire(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = toWire(e)
-		}
-		return out
-	}
-	return v
-}
-
 // decode reads a broadcast strictly: anything unexpected is an error.
 func decode(body []byte) (*message, error) {
-	if err := check(body); err != nil {
+	if err := wire.Check(body); err != nil {
 		return nil, err
 	}
 	var raw []any
@@ -471,7 +448,7 @@ func decode(body []byte) (*message, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: packet is %T", errMalformed, raw[1])
 	}
-	typ, ok := number(pkt["type"])
+	typ, ok := wire.Number(pkt["type"])
 	if !ok || (typ != float64(parser.EVENT) && typ != float64(parser.BINARY_EVENT)) {
 		return nil, fmt.Errorf("%w: packet type %v", errMalformed, pkt["type"])
 	}
@@ -488,16 +465,16 @@ func decode(body []byte) (*message, error) {
 	if _, ok := data[0].(string); !ok {
 		return nil, fmt.Errorf("%w: event name is %T", errMalformed, data[0])
 	}
-	m.data = fromWire(data)
+	m.data = wire.FromWire(data)
 	opts, ok := raw[2].(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: options are %T", errMalformed, raw[2])
 	}
 	var err error
-	if m.rooms, err = roomList(opts["rooms"]); err != nil {
+	if m.rooms, err = wire.RoomList(opts["rooms"]); err != nil {
 		return nil, err
 	}
-	if m.except, err = roomList(opts["except"]); err != nil {
+	if m.except, err = wire.RoomList(opts["except"]); err != nil {
 		return nil, err
 	}
 	if f, present := opts["flags"]; present && f != nil {
@@ -511,81 +488,6 @@ func decode(body []byte) (*message, error) {
 		}
 	}
 	return m, nil
-}
-
-func roomList(v any) ([]socket.Room, error) {
-	if v == nil {
-		return nil, nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: room list is %T", errMalformed, v)
-	}
-	rooms := make([]socket.Room, 0, len(list))
-	for _, e := range list {
-		switch r := e.(type) {
-		case string:
-			rooms = append(rooms, socket.Room(r))
-		default:
-			if n, ok := number(e); ok { // Node allows numbers as rooms
-				rooms = append(rooms, socket.Room(fmt.Sprint(n)))
-				continue
-			}
-			return nil, fmt.Errorf("%w: room is %T", errMalformed, e)
-		}
-	}
-	return rooms, nil
-}
-
-// fromWire turns msgpack values into what the library's JSON decoder would
-// give: numbers as float64, bin as binary buffers.
-func fromWire(v any) any {
-	if n, ok := number(v); ok {
-		return n
-	}
-	switch t := v.(type) {
-	case []byte:
-		return types.NewBytesBuffer(t)
-	case []any:
-		for i, e := range t {
-			t[i] = fromWire(e)
-		}
-		return t
-	case map[string]any:
-		for k, e := range t {
-			t[k] = fromWire(e)
-		}
-		return t
-	}
-	return v
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int8:
-		return float64(n), true
-	case int16:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case uint8:
-		return float64(n), true
-	case uint16:
-		return float64(n), true
-	case uint32:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case float32:
-		return float64(n), true
-	case float64:
-		return n, true
-	case int:
-		return float64(n), true
-	}
-	return 0, false
 }
 
 // UseLogger sends the Redis client library's own lines (a pub/sub

@@ -1,25 +1,33 @@
-package redisadapter
+// Package wire is what the two Redis adapters share to read and write
+// the messages of other nodes: a check of a msgpack message from an
+// untrusted peer before it is decoded, and the conversions between the
+// values on the wire and those the library holds.
+package wire
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
-// maxMessage bounds a message from Redis: events are at most about 1 MB
+// MaxMessage bounds a message from Redis: events are at most about 1 MB
 // (the relay's --max-bytes default), with room for large binary ones.
-const maxMessage = 16 << 20
+const MaxMessage = 16 << 20
+
+// ErrMalformed is what every error of Check wraps.
+var ErrMalformed = errors.New("malformed")
 
 // maxDepth bounds how deeply arrays and maps nest in a message.
 const maxDepth = 256
 
-// check walks a msgpack message before it is decoded: the decoder trusts
+// Check walks a msgpack message before it is decoded: the decoder trusts
 // the lengths a message declares and allocates them at once, so 9 bytes
 // claiming an array of 2^31 elements exhausted memory (found by
 // FuzzDecode). Every declared length must fit in the bytes that are left,
 // nesting is bounded, and the message must be exactly one value.
-func check(b []byte) error {
-	if len(b) > maxMessage {
-		return fmt.Errorf("%w: %d bytes, more than %d", errMalformed, len(b), maxMessage)
+func Check(b []byte) error {
+	if len(b) > MaxMessage {
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(b), MaxMessage)
 	}
 	pos := 0
 	left := []int{1} // values still to read, per nesting level
@@ -30,7 +38,7 @@ func check(b []byte) error {
 		}
 		left[len(left)-1]--
 		if pos >= len(b) {
-			return fmt.Errorf("%w: ends early", errMalformed)
+			return fmt.Errorf("%w: ends early", ErrMalformed)
 		}
 		c := b[pos]
 		pos++
@@ -82,25 +90,25 @@ func check(b []byte) error {
 				n, pos, err = length(b, pos, 4)
 				items = 2 * n
 			default:
-				return fmt.Errorf("%w: byte 0x%02x at %d", errMalformed, c, pos-1)
+				return fmt.Errorf("%w: byte 0x%02x at %d", ErrMalformed, c, pos-1)
 			}
 			if err != nil {
 				return err
 			}
 		}
 		if size > len(b)-pos || items > len(b)-pos {
-			return fmt.Errorf("%w: a length at %d runs past the end", errMalformed, pos)
+			return fmt.Errorf("%w: a length at %d runs past the end", ErrMalformed, pos)
 		}
 		pos += size
 		if items > 0 {
 			if len(left) >= maxDepth {
-				return fmt.Errorf("%w: nested deeper than %d", errMalformed, maxDepth)
+				return fmt.Errorf("%w: nested deeper than %d", ErrMalformed, maxDepth)
 			}
 			left = append(left, items)
 		}
 	}
 	if pos != len(b) {
-		return fmt.Errorf("%w: %d bytes after the message", errMalformed, len(b)-pos)
+		return fmt.Errorf("%w: %d bytes after the message", ErrMalformed, len(b)-pos)
 	}
 	return nil
 }
@@ -108,7 +116,7 @@ func check(b []byte) error {
 // length reads a big-endian length of w bytes at pos.
 func length(b []byte, pos, w int) (int, int, error) {
 	if len(b)-pos < w {
-		return 0, pos, fmt.Errorf("%w: ends early", errMalformed)
+		return 0, pos, fmt.Errorf("%w: ends early", ErrMalformed)
 	}
 	var n uint64
 	switch w {
