@@ -67,3 +67,30 @@ func TestParserFlag(t *testing.T) {
 		}
 	}
 }
+
+// --redis-streams (or SIO_REDIS_STREAMS_URL) with its stream flags; it
+// does not go with --redis, and bad values are usage errors naming the
+// flag.
+func TestRedisStreamsFlags(t *testing.T) {
+	cfg, err := serve.ParseFlags([]string{"--stream-name", "s", "--stream-maxlen", "5", "--stream-read-count", "7"},
+		func(k string) string { return map[string]string{"SIO_REDIS_STREAMS_URL": "redis://h:1/0"}[k] }, io.Discard)
+	if err != nil || cfg.RedisStreams != "redis://h:1/0" || cfg.Streams.StreamName != "s" || cfg.Streams.MaxLen != 5 ||
+		cfg.Streams.ReadCount != 7 || cfg.Recover != 0 {
+		t.Errorf("got %+v, %v", cfg, err)
+	}
+	for _, c := range []struct {
+		args []string
+		name string
+	}{
+		{[]string{"--redis-streams", "http://x"}, "--redis-streams"},
+		{[]string{"--redis-streams", "redis://h:1/0", "--redis", "redis://h:1/0"}, "--redis-streams"},
+		{[]string{"--redis-streams", "redis://h:1/0", "--recover", "10s"}, "--recover"},
+		{[]string{"--stream-maxlen", "0"}, "--stream-maxlen"},
+		{[]string{"--stream-read-count", "-1"}, "--stream-read-count"},
+		{[]string{"--stream-name", ""}, "--stream-name"},
+	} {
+		if _, err := serve.ParseFlags(c.args, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("%v: %v, want an error naming %s", c.args, err, c.name)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/sio-tools/sio/pkg/redisadapter"
 	"github.com/sio-tools/sio/pkg/relay"
 	"github.com/sio-tools/sio/pkg/viewer"
 )
@@ -13,7 +12,7 @@ import (
 // newHandler routes the requests: the Socket.IO endpoint, the viewer, the
 // --static files, /healthz and /metrics. cluster is nil without --redis,
 // st without --static.
-func newHandler(c Config, r *relay.Relay, st *static, cluster *redisadapter.Cluster, log *slog.Logger) http.Handler {
+func newHandler(c Config, r *relay.Relay, st *static, cluster cluster, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", socketIOHandler(c, r, log))
 	// The viewer at / (or only at /_sio/ with --static); the client files
@@ -55,9 +54,9 @@ func limitConns(next http.Handler, r *relay.Relay, max int, log *slog.Logger) ht
 	})
 }
 
-// healthzHandler says "ok" while serving, and with --redis whether Redis
-// is up.
-func healthzHandler(cluster *redisadapter.Cluster) http.HandlerFunc {
+// healthzHandler says "ok" while serving, and with --redis or
+// --redis-streams whether Redis is up.
+func healthzHandler(cluster cluster) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -73,7 +72,7 @@ func healthzHandler(cluster *redisadapter.Cluster) http.HandlerFunc {
 
 // metricsHandler writes the relay's, the Redis adapter's and the process's
 // metrics in the Prometheus text format.
-func metricsHandler(r *relay.Relay, cluster *redisadapter.Cluster) http.HandlerFunc {
+func metricsHandler(r *relay.Relay, cluster cluster) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		r.WriteMetrics(w)

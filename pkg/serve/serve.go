@@ -19,6 +19,8 @@ import (
 	"github.com/sio-tools/sio/pkg/cli"
 	"github.com/sio-tools/sio/pkg/redisadapter"
 	"github.com/sio-tools/sio/pkg/relay"
+	"github.com/sio-tools/sio/pkg/streamsadapter"
+	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
 // Config is what the flags say.
@@ -47,6 +49,9 @@ type Config struct {
 	RecoverAll   bool
 	RecoverBytes int64
 	Redis        string
+	// RedisStreams is the Redis of the streams adapter, with its stream.
+	RedisStreams string
+	Streams      streamsadapter.Options
 	Msgpack      bool // --parser msgpack
 	Token        string
 	Origins      cli.Strings
@@ -106,6 +111,17 @@ Options:
                          Node socket.io with @socket.io/redis-adapter (env
                          SIO_REDIS_URL; redis://HOST:PORT/DB, rediss:// for
                          TLS); recovery is then off
+      --redis-streams URL  join the other servers through a Redis stream, as
+                         Node socket.io with @socket.io/redis-streams-adapter
+                         0.3 (env SIO_REDIS_STREAMS_URL): a node cut from
+                         Redis, or a Redis restarted with its data, resumes
+                         where it stopped and loses nothing; recovery is
+                         then off
+      --stream-name S    the stream (default socket.io)
+      --stream-maxlen N  about how many entries the stream keeps (default
+                         10000): a node away longer than N broadcasts
+                         misses the oldest
+      --stream-read-count N  entries read at once (default 100)
       --token T          clients must send T as "token" in the handshake
                          auth (sio-pub/sio-sub --token; env SIO_TOKEN)
       --parser P         default, or msgpack: speak socket.io-msgpack-parser,
@@ -134,7 +150,8 @@ Routes:
   /socket.io/            the Socket.IO endpoint (websocket and polling)
   /socket.io/socket.io.js  the official browser client (also .min.js)
   /healthz               200 "ok" while serving ("redis: up" or "redis:
-                         down" on a second line with --redis)
+                         down" on a second line with --redis or
+                         --redis-streams)
   /metrics               Prometheus text format
 
 Under systemd (Type=notify) it sends READY=1 once it listens and
@@ -191,6 +208,10 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	cli.DurationVar(fs, &c.Recover, "recover", DefaultRecover)
 	fs.Int64Var(&c.RecoverBytes, "recover-bytes", relay.DefaultRecoverBytes, "")
 	fs.StringVar(&c.Redis, "redis", getenv("SIO_REDIS_URL"), "")
+	fs.StringVar(&c.RedisStreams, "redis-streams", getenv("SIO_REDIS_STREAMS_URL"), "")
+	fs.StringVar(&c.Streams.StreamName, "stream-name", "socket.io", "")
+	fs.Int64Var(&c.Streams.MaxLen, "stream-maxlen", 10000, "")
+	fs.Int64Var(&c.Streams.ReadCount, "stream-read-count", 100, "")
 	fs.IntVar(&c.MaxConns, "max-conns", 10000, "")
 	fs.IntVar(&c.MaxRooms, "max-rooms", relay.DefaultMaxRooms, "")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 1000, "")
@@ -243,10 +264,32 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 			return c, cli.Errorf(cli.ExitUsage, "invalid value %q for --redis: %v (want redis://HOST:PORT/DB)", c.Redis, err)
 		}
 	}
+	if c.RedisStreams != "" {
+		if err := redisadapter.CheckURL(c.RedisStreams); err != nil {
+			return c, cli.Errorf(cli.ExitUsage, "invalid value %q for --redis-streams: %v (want redis://HOST:PORT/DB)", c.RedisStreams, err)
+		}
+		if c.Redis != "" {
+			return c, cli.Errorf(cli.ExitUsage, "--redis and --redis-streams do not go together: choose one adapter")
+		}
+	}
+	for _, v := range []struct {
+		name string
+		n    int64
+	}{{"stream-maxlen", c.Streams.MaxLen}, {"stream-read-count", c.Streams.ReadCount}} {
+		if v.n <= 0 {
+			return c, cli.Errorf(cli.ExitUsage, "invalid value %d for --%s: must be above zero", v.n, v.name)
+		}
+	}
+	if c.Streams.StreamName == "" {
+		return c, cli.Errorf(cli.ExitUsage, "empty --stream-name")
+	}
 	if c.Redis != "" && recoverSet && c.Recover > 0 {
 		return c, cli.Errorf(cli.ExitUsage, "--redis and --recover do not go together (recovery needs a session store the Redis protocol does not share)")
 	}
-	if c.Redis != "" {
+	if c.RedisStreams != "" && recoverSet && c.Recover > 0 {
+		return c, cli.Errorf(cli.ExitUsage, "--redis-streams and --recover do not go together yet (recovery across nodes is not done)")
+	}
+	if c.Redis != "" || c.RedisStreams != "" {
 		c.Recover = 0
 	}
 	switch logFormat {
@@ -314,13 +357,12 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	if err != nil {
 		return err
 	}
-	var cluster *redisadapter.Cluster
-	if c.Redis != "" {
-		redisadapter.UseLogger(log) // process-wide: the Redis library's own lines go to our log
-		if cluster, err = redisadapter.Open(ctx, c.Redis, 5*time.Second, log); err != nil {
-			ln.Close()
-			return cli.Errorf(cli.ExitStart, "%v", err)
-		}
+	cluster, err := openCluster(ctx, c, log)
+	if err != nil {
+		ln.Close()
+		return cli.Errorf(cli.ExitStart, "%v", err)
+	}
+	if cluster != nil {
 		defer cluster.Close()
 	}
 	r := relay.New(relayOptions(c, cluster, log))
@@ -383,7 +425,7 @@ func listen(c Config, tc *tls.Config) (net.Listener, string, error) {
 
 // relayOptions are the relay's settings from the flags; cluster, nil
 // without --redis, gives the adapter.
-func relayOptions(c Config, cluster *redisadapter.Cluster, log *slog.Logger) relay.Options {
+func relayOptions(c Config, cluster cluster, log *slog.Logger) relay.Options {
 	ro := relay.Options{MaxBytes: c.MaxBytes, MaxQueue: c.MaxQueue, MaxRooms: c.MaxRooms, Token: c.Token, Logger: log,
 		PingInterval: c.PingInterval, PingTimeout: c.PingTimeout, ConnectTimeout: c.ConnectTimeout,
 		MaxConnsPerIP: c.MaxConnsPerIP, MaxHandshakesPerIP: c.MaxHandshakesPerIP, Exempt: c.exempt,
@@ -495,4 +537,25 @@ func (c Config) exempt(ip net.IP) bool {
 		}
 	}
 	return false
+}
+
+// cluster is the adapter to other servers: --redis or --redis-streams.
+type cluster interface {
+	Adapter() socket.AdapterConstructor
+	Up() bool
+	WriteMetrics(io.Writer)
+	Close()
+}
+
+// openCluster joins the other servers; nil without --redis or
+// --redis-streams.
+func openCluster(ctx context.Context, c Config, log *slog.Logger) (cluster, error) {
+	if c.Redis == "" && c.RedisStreams == "" {
+		return nil, nil
+	}
+	redisadapter.UseLogger(log) // process-wide: the Redis library's own lines go to our log
+	if c.Redis != "" {
+		return redisadapter.Open(ctx, c.Redis, 5*time.Second, log)
+	}
+	return streamsadapter.Open(ctx, c.RedisStreams, c.Streams, 5*time.Second, log)
 }
