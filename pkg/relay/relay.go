@@ -72,7 +72,10 @@ type Options struct {
 	// Recover, when above zero, turns on connection state recovery: a
 	// client that reconnects within it gets the events it missed and its
 	// rooms back. Its events then carry a trailing offset argument, as in
-	// Node (our clients take it off). Not with Adapter.
+	// Node (our clients take it off). With Adapter, recovery is the
+	// library's, on the adapter's sessions (the Redis streams adapter
+	// keeps them in Redis, so a client may come back to another server),
+	// and every client's events carry offsets.
 	Recover time.Duration
 	// RecoverAll makes recovery, when on, apply to every client. Without
 	// it only clients that ask for it (OffsetsKey in their handshake auth,
@@ -228,6 +231,15 @@ func (o Options) serverOptions() (*socket.ServerOptions, *recovery) {
 	switch {
 	case o.Adapter != nil:
 		opts.SetAdapter(o.Adapter)
+		if o.Recover > 0 {
+			// The library's recovery, on the adapter's sessions and
+			// offsets (the streams adapter keeps them in Redis): every
+			// client's events carry offsets.
+			rec := socket.DefaultConnectionStateRecovery()
+			rec.SetMaxDisconnectionDuration(o.Recover.Milliseconds())
+			rec.SetSkipMiddlewares(true)
+			opts.SetConnectionStateRecovery(rec)
+		}
 	case o.Recover > 0:
 		rc := newRecovery(o.Recover, o.RecoverBytes, o.RecoverAll, o.Logger)
 		rec := socket.DefaultConnectionStateRecovery()
@@ -490,6 +502,13 @@ func (r *Relay) onConnection(args ...any) {
 	s, ok := args[0].(*socket.Socket)
 	if !ok {
 		return
+	}
+	if s.Recovered() {
+		// An adapter that restored the session may hold its broadcasts
+		// until the socket is registered, as it is now.
+		if a, ok := s.Nsp().Adapter().(interface{ Registered(socket.SocketId) }); ok {
+			a.Registered(s.Id())
+		}
 	}
 	// The library has recorded the join now: the client's packets for
 	// the namespace may go on, once the relay has recorded it too (the

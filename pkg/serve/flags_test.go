@@ -84,7 +84,6 @@ func TestRedisStreamsFlags(t *testing.T) {
 	}{
 		{[]string{"--redis-streams", "http://x"}, "--redis-streams"},
 		{[]string{"--redis-streams", "redis://h:1/0", "--redis", "redis://h:1/0"}, "--redis-streams"},
-		{[]string{"--redis-streams", "redis://h:1/0", "--recover", "10s"}, "--recover"},
 		{[]string{"--stream-maxlen", "0"}, "--stream-maxlen"},
 		{[]string{"--stream-read-count", "-1"}, "--stream-read-count"},
 		{[]string{"--stream-name", ""}, "--stream-name"},

@@ -115,13 +115,16 @@ Options:
                          Node socket.io with @socket.io/redis-streams-adapter
                          0.3 (env SIO_REDIS_STREAMS_URL): a node cut from
                          Redis, or a Redis restarted with its data, resumes
-                         where it stopped and loses nothing; recovery is
-                         then off
+                         where it stopped and loses nothing. Recovery is off
+                         unless --recover is given: then sessions are kept
+                         in Redis and a client may resume on any node
       --stream-name S    the stream (default socket.io)
       --stream-maxlen N  about how many entries the stream keeps (default
                          10000): a node away longer than N broadcasts
                          misses the oldest
       --stream-read-count N  entries read at once (default 100)
+      --session-key-prefix P  of the sessions kept in Redis (default
+                         sio:session:)
       --token T          clients must send T as "token" in the handshake
                          auth (sio-pub/sio-sub --token; env SIO_TOKEN)
       --parser P         default, or msgpack: speak socket.io-msgpack-parser,
@@ -212,6 +215,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	fs.StringVar(&c.Streams.StreamName, "stream-name", "socket.io", "")
 	fs.Int64Var(&c.Streams.MaxLen, "stream-maxlen", 10000, "")
 	fs.Int64Var(&c.Streams.ReadCount, "stream-read-count", 100, "")
+	fs.StringVar(&c.Streams.SessionKeyPrefix, "session-key-prefix", "sio:session:", "")
 	fs.IntVar(&c.MaxConns, "max-conns", 10000, "")
 	fs.IntVar(&c.MaxRooms, "max-rooms", relay.DefaultMaxRooms, "")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 1000, "")
@@ -286,10 +290,7 @@ func ParseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	if c.Redis != "" && recoverSet && c.Recover > 0 {
 		return c, cli.Errorf(cli.ExitUsage, "--redis and --recover do not go together (recovery needs a session store the Redis protocol does not share)")
 	}
-	if c.RedisStreams != "" && recoverSet && c.Recover > 0 {
-		return c, cli.Errorf(cli.ExitUsage, "--redis-streams and --recover do not go together yet (recovery across nodes is not done)")
-	}
-	if c.Redis != "" || c.RedisStreams != "" {
+	if c.Redis != "" || c.RedisStreams != "" && !recoverSet {
 		c.Recover = 0
 	}
 	switch logFormat {

@@ -22,6 +22,7 @@ type message struct {
 	Type      int
 	Data      map[string]any
 	RequestID string
+	Offset    string // the stream entry's id
 }
 
 var errMalformed = wire.ErrMalformed

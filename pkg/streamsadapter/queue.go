@@ -18,6 +18,7 @@ type outQueue struct {
 type entry struct {
 	values map[string]any
 	size   int64
+	added  chan string // with pushWait: gets the entry's id once added
 }
 
 func (q *outQueue) init(max int64) {
@@ -26,7 +27,19 @@ func (q *outQueue) init(max int64) {
 }
 
 // push adds an entry; false when it does not fit.
-func (q *outQueue) push(values map[string]any) bool {
+func (q *outQueue) push(values map[string]any) bool { return q.add(values, nil) }
+
+// pushWait adds an entry and waits until Redis took it: it returns the
+// entry's id, or "" when it did not fit or the queue closed first.
+func (q *outQueue) pushWait(values map[string]any) string {
+	added := make(chan string, 1)
+	if !q.add(values, added) {
+		return ""
+	}
+	return <-added
+}
+
+func (q *outQueue) add(values map[string]any, added chan string) bool {
 	var size int64 = 64
 	for k, v := range values {
 		s, _ := v.(string)
@@ -37,7 +50,7 @@ func (q *outQueue) push(values map[string]any) bool {
 	if q.closed || q.bytes+size > q.max {
 		return false
 	}
-	q.items = append(q.items, entry{values, size})
+	q.items = append(q.items, entry{values, size, added})
 	q.bytes += size
 	q.ready.Signal()
 	return true
@@ -58,11 +71,15 @@ func (q *outQueue) peek(n int) []entry {
 	return q.items[q.head:end:end]
 }
 
-// drop removes the n oldest entries (peeked and published).
-func (q *outQueue) drop(n int) {
+// drop removes the n oldest entries (peeked and published), which got
+// the ids ids.
+func (q *outQueue) drop(n int, ids []string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i := q.head; i < q.head+n; i++ {
+		if a := q.items[i].added; a != nil {
+			a <- ids[i-q.head]
+		}
 		q.bytes -= q.items[i].size
 		q.items[i] = entry{}
 	}
@@ -79,9 +96,16 @@ func (q *outQueue) size() int64 {
 	return q.bytes
 }
 
+// close drops what waits; the waiters of pushWait get "".
 func (q *outQueue) close() {
 	q.mu.Lock()
 	q.closed = true
+	for _, e := range q.items[q.head:] {
+		if e.added != nil {
+			close(e.added)
+		}
+	}
+	q.items, q.head = nil, 0
 	q.mu.Unlock()
 	q.ready.Broadcast()
 }

@@ -52,6 +52,8 @@ type Options struct {
 	MaxLen        int64  // about how many entries the stream keeps: 10000
 	ReadCount     int64  // entries read at once: 100
 	ChannelPrefix string // of the pub/sub channels: "socket.io"
+	// SessionKeyPrefix names the sessions kept for recovery: "sio:session:".
+	SessionKeyPrefix string
 	// QueueBytes bounds the broadcasts waiting for Redis, in bytes;
 	// past it they are dropped and counted. Default 64 MiB.
 	QueueBytes int64
@@ -69,6 +71,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ChannelPrefix == "" {
 		o.ChannelPrefix = "socket.io"
+	}
+	if o.SessionKeyPrefix == "" {
+		o.SessionKeyPrefix = "sio:session:"
 	}
 	if o.QueueBytes <= 0 {
 		o.QueueBytes = 64 << 20
@@ -293,6 +298,7 @@ func (c *Cluster) onEntry(e redis.XMessage) {
 	if m.UID == a.uid {
 		return // our own
 	}
+	m.Offset = e.ID
 	c.received.Inc()
 	a.onMessage(m)
 }
@@ -309,8 +315,9 @@ func (c *Cluster) publish() {
 			return // closed
 		}
 		pipe := c.rdb.Pipeline()
-		for _, m := range batch {
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: c.opts.StreamName, MaxLen: c.opts.MaxLen, Approx: true, Values: m.values})
+		cmds := make([]*redis.StringCmd, len(batch))
+		for i, m := range batch {
+			cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: c.opts.StreamName, MaxLen: c.opts.MaxLen, Approx: true, Values: m.values})
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			if c.closed() {
@@ -325,7 +332,11 @@ func (c *Cluster) publish() {
 		}
 		backoff = 100 * time.Millisecond
 		c.setUp(true, nil)
-		c.out.drop(len(batch))
+		ids := make([]string, len(cmds))
+		for i, cmd := range cmds {
+			ids[i] = cmd.Val()
+		}
+		c.out.drop(len(batch), ids)
 		c.published.Add(len(batch))
 	}
 }
@@ -396,6 +407,15 @@ type adapter struct {
 	socket.Adapter
 	c   *Cluster
 	uid string
+	// recovery is the server's connection state recovery window in ms,
+	// 0 when off: broadcasts then carry their stream id as an offset,
+	// and sessions are kept in Redis (sessions.go).
+	recovery int64
+	// gate holds local broadcasts while a restored session's socket is
+	// not yet registered (sessions.go).
+	gate      sync.RWMutex
+	restoring sync.Map // socket id → release func, while gate is held
+	caughtUp  sync.Map // socket id → the last stream id of its restore
 }
 
 func (a *adapter) channels() []string {
@@ -405,6 +425,9 @@ func (a *adapter) channels() []string {
 
 func (a *adapter) Init() {
 	a.Adapter.Init()
+	if r := a.Nsp().Server().Opts().ConnectionStateRecovery(); r != nil {
+		a.recovery = r.MaxDisconnectionDuration()
+	}
 	a.c.mu.Lock()
 	a.c.adapters[a.Nsp().Name()] = a
 	a.c.mu.Unlock()
@@ -430,10 +453,52 @@ func (a *adapter) Close() {
 }
 
 func (a *adapter) Broadcast(p *parser.Packet, o *socket.BroadcastOptions) {
-	if o == nil || o.Flags == nil || !o.Flags.Local {
+	switch {
+	case o != nil && o.Flags != nil && o.Flags.Local:
+	case a.recovery > 0 && storable(p, o):
+		// The event's offset is its stream id: wait for it (while
+		// Redis is away too), as Node does.
+		values, err := encodeEntry(a.uid, a.Nsp().Name(), p, o)
+		if err != nil {
+			a.c.dropped.Inc()
+			break
+		}
+		if id := a.c.out.pushWait(values); id != "" {
+			p.Data = append(p.Data.([]any), id)
+		} else {
+			a.c.dropped.Inc()
+		}
+	default:
 		a.publish(p, o)
 	}
+	a.local(p, o)
+}
+
+// local broadcasts to the clients here, unless a restore holds the gate,
+// and not to a restored socket that got the event among its missed ones.
+func (a *adapter) local(p *parser.Packet, o *socket.BroadcastOptions) {
+	a.gate.RLock()
+	defer a.gate.RUnlock()
+	if a.recovery > 0 {
+		if data, ok := p.Data.([]any); ok && len(data) > 1 && storable(p, o) {
+			if off, ok := data[len(data)-1].(string); ok && offsetRE.MatchString(off) {
+				o = a.skipCaughtUp(off, o)
+			}
+		}
+	}
 	a.Adapter.Broadcast(p, o)
+}
+
+// storable tells whether a broadcast is kept for recovery and carries
+// an offset: an event without ack, not volatile (as Node decides).
+func storable(p *parser.Packet, o *socket.BroadcastOptions) bool {
+	if p.Type != parser.EVENT && p.Type != parser.BINARY_EVENT || p.Id != nil {
+		return false
+	}
+	if _, ok := p.Data.([]any); !ok {
+		return false
+	}
+	return o == nil || o.Flags == nil || !o.Flags.Volatile
 }
 
 func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
@@ -459,7 +524,10 @@ func (a *adapter) onMessage(m *message) {
 			return
 		}
 		if m.RequestID == "" {
-			a.Adapter.Broadcast(p, o)
+			if a.recovery > 0 && m.Offset != "" && storable(p, o) {
+				p.Data = append(p.Data.([]any), m.Offset)
+			}
+			a.local(p, o)
 			return
 		}
 		a.broadcastWithAck(m, p, o)
@@ -490,6 +558,8 @@ func (a *adapter) onMessage(m *message) {
 // broadcastWithAck sends a broadcast with acks of another node to the
 // clients here, and tells that node how many there are and each ack.
 func (a *adapter) broadcastWithAck(m *message, p *parser.Packet, o *socket.BroadcastOptions) {
+	a.gate.RLock()
+	defer a.gate.RUnlock()
 	a.Adapter.BroadcastWithAck(p, o, func(n uint64) {
 		a.respond(m, typeBroadcastClientCount, map[string]any{"requestId": m.RequestID, "clientCount": n})
 	}, func(args []any, err error) {

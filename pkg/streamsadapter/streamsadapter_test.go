@@ -131,7 +131,7 @@ func TestOutQueue(t *testing.T) {
 	if len(b) != 3 || b[0].values["i"] != "a" || b[2].values["i"] != "c" {
 		t.Fatalf("peek %v", b)
 	}
-	q.drop(3)
+	q.drop(3, []string{"1-0", "2-0", "3-0"})
 	if b := q.peek(10); len(b) != 2 || b[0].values["i"] != "d" {
 		t.Fatalf("after drop: %v", b)
 	}
