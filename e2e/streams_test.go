@@ -6,7 +6,10 @@ package e2e
 // real redis-server.
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -197,4 +200,181 @@ func waitForCount(p *proc, n int, limit time.Duration) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return false
+}
+
+// Node A reaches Redis only through a proxy, which cuts all of A's
+// connections and refuses new ones for 5 s in the middle of a sio-pub
+// --ack stream into A, while Redis stays up for node B and the Node node:
+// A says "redis: down" meanwhile, and every line reaches sio-sub on B and
+// on the Node node exactly once, in order. A pipeline of XADDs that Redis
+// ran but whose replies the cut lost is added again when A retries: both
+// subscribers then print those lines twice (4 of 10 runs on 2026-11-30).
+func TestStreamsNodeCutFromRedis(t *testing.T) {
+	needPeer(t, "node")
+	r := startRedis(t, 0)
+	proxy := newFaultProxy(t, fmt.Sprintf("127.0.0.1:%d", r.port))
+	a := serve(t, "-q", "--redis-streams", "redis://"+proxy.Addr()+"/0", "--stream-maxlen", "1000000")
+	b := serve(t, "-q", "--redis-streams", r.URL, "--stream-maxlen", "1000000")
+	c := startScript(t, procOpts{}, "node", streamsNodeJS, r.URL).stderr.waitFor(t, appListening, clusterLimit)[1]
+	subB := start(t, procOpts{}, "sio-sub", "--url", b.URL)
+	subC := start(t, procOpts{}, "sio-sub", "--url", c)
+	for _, s := range []*proc{subB, subC} {
+		s.stderr.waitFor(t, regexpMust(`subscribed to`), clusterLimit)
+	}
+	const n = 20000
+	lines := numbered("line ", n)
+	pub := start(t, procOpts{stdin: linesIn(lines)}, "sio-pub", "--url", a.URL, "--ack", "--rate", "4000")
+	if !waitForCount(subB, 2000, clusterLimit) {
+		t.Fatalf("node B got %d lines before the cut", len(subB.stdout.Lines()))
+	}
+	const cut = 5 * time.Second
+	proxy.Refuse(true)
+	proxy.Cut()
+	from := time.Now()
+	waitHealth(t, a, "redis: down")
+	if d := time.Since(from); d > cut {
+		t.Errorf("node A said \"redis: down\" %v after the cut, after it should have ended", d.Round(time.Millisecond))
+	}
+	time.Sleep(cut - time.Since(from))
+	proxy.Refuse(false)
+	if code := pub.wait(3 * clusterLimit); code != 0 {
+		t.Fatalf("sio-pub exit %d: %s", code, pub.stderr.String())
+	}
+	for name, s := range map[string]*proc{"sio-sub on node B": subB, "sio-sub on the Node node": subC} {
+		// Up to the last line, which comes after any line doubled.
+		waitForLines(s, lines[n-1:], 2*clusterLimit)
+		got := s.stdout.Lines()
+		if strings.Join(got, "\n") != strings.Join(lines, "\n") {
+			doubled, missing := doubledMissing(got, lines)
+			t.Errorf("%s got %d lines, want %d exactly once in order; %d doubled, %d missing, first difference at %d",
+				name, len(got), n, doubled, missing, firstDiff(got, lines))
+		}
+	}
+	waitHealth(t, a, "redis: up")
+}
+
+// doubledMissing counts the lines of want that got has more than once,
+// and those it lacks.
+func doubledMissing(got, want []string) (doubled, missing int) {
+	seen := make(map[string]int, len(got))
+	for _, l := range got {
+		seen[l]++
+	}
+	for _, l := range want {
+		switch seen[l] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			doubled++
+		}
+	}
+	return doubled, missing
+}
+
+// Stream entries that Node's adapter does not survive well: sio-serve
+// skips each one it cannot take, counts it in sio_redis_malformed_total,
+// and relays the entries that follow.
+//
+// Node (@socket.io/redis-streams-adapter 0.3.1, socket.io-adapter 2.5.8,
+// tried with redis-cli next to streamsNodeJS) never exits on them. It
+// skips data that does not decode ("{bad", base64 of bad msgpack). Data
+// that decodes to the wrong shape (a msgpack number, type 3 without data,
+// a packet that is a string, no opts, type 4 with {}) or nests deeply
+// (JSON 10,000 or msgpack 100,000 deep: "Maximum call stack size
+// exceeded") throws in ClusterAdapter.onMessage, inside the stream reader
+// but before it moves past the entry: it reads the same entry again and
+// again (2,000 to 4,500 XREADs a second, 40 to 270 for the deep ones, at
+// 65-90% CPU), and no later entry reaches its clients until it restarts
+// (and reads from "$"); its local broadcasts still work. A packet whose
+// data is not an array it sends on, and its clients close on the parse
+// error. An entry without uid it relays; sio-serve skips it.
+func TestStreamsSkipMalformedEntries(t *testing.T) {
+	r := startRedis(t, 0)
+	srv := serve(t, "-q", "--redis-streams", r.URL)
+	sub := start(t, procOpts{}, "sio-sub", "--url", srv.URL)
+	sub.stderr.waitFor(t, regexpMust(`subscribed to`), clusterLimit)
+
+	const uid = "feedfacefeedface" // another node
+	event := func(data, opts string) string {
+		return `{"packet":{"type":2,"data":` + data + `,"nsp":"/"}` + opts + `}`
+	}
+	const opts = `,"opts":{"rooms":[],"except":[],"flags":{}}`
+	// {packet: {type: 2, nsp: "/", data: ["m", [[[...]]]]}, opts: {}}
+	deepMsgpack := []byte{0x82, 0xa6, 'p', 'a', 'c', 'k', 'e', 't', 0x83,
+		0xa4, 't', 'y', 'p', 'e', 0x02, 0xa3, 'n', 's', 'p', 0xa1, '/', 0xa4, 'd', 'a', 't', 'a', 0x92, 0xa1, 'm'}
+	deepMsgpack = append(deepMsgpack, bytes.Repeat([]byte{0x91}, 100000)...)
+	deepMsgpack = append(deepMsgpack, 0x90, 0xa4, 'o', 'p', 't', 's', 0x80)
+	cases := []struct {
+		name    string
+		fields  []string // after uid and nsp
+		data    string   // the data field, none if ""
+		relayed string   // what sio-sub prints of it
+		skipped bool     // counted as malformed
+	}{
+		{"not JSON nor base64", []string{"type", "3"}, "{bad", "", true},
+		{"base64 of bad msgpack", []string{"type", "3"}, base64.StdEncoding.EncodeToString([]byte{0xc1, 0xc1}), "", true},
+		{"base64 of a msgpack number", []string{"type", "3"}, base64.StdEncoding.EncodeToString([]byte{0x2a}), "", true},
+		{"a packet that is a string", []string{"type", "3"}, `{"packet":"x"` + opts + `}`, "", true},
+		{"type 3 without data", []string{"type", "3"}, "", "", true},
+		{"packet data not an array", []string{"type", "3"}, event(`"x"`, opts), "", true},
+		{"JSON nested 10,000 deep", []string{"type", "3"},
+			event(`["message",`+strings.Repeat("[", 10000)+strings.Repeat("]", 10000)+`]`, opts), "", true},
+		{"msgpack nested 100,000 deep", []string{"type", "3"}, base64.StdEncoding.EncodeToString(deepMsgpack), "", true},
+		{"no uid", nil, event(`["message","no uid"]`, opts), "", true},
+		// Taken by sio-serve: a broadcast without opts goes to all, a
+		// socketsJoin without opts nor rooms joins nothing.
+		{"no opts", []string{"type", "3"}, event(`["message","no opts"]`, ""), "no opts", false},
+		{"type 4 with {}", []string{"type", "4"}, "{}", "", false},
+	}
+	var want []string
+	malformed := 0
+	for _, c := range cases {
+		fields := append([]string{"uid", uid, "nsp", "/"}, c.fields...)
+		if c.fields == nil { // no uid
+			fields = []string{"nsp", "/", "type", "3"}
+		}
+		xadd(t, r, c.data, fields...)
+		xadd(t, r, event(`["message","after `+c.name+`"]`, opts), "uid", uid, "nsp", "/", "type", "3")
+		if c.relayed != "" {
+			want = append(want, c.relayed)
+		}
+		if c.skipped {
+			malformed++
+		}
+		want = append(want, "after "+c.name)
+		if got := sub.stdout.waitLinesOr(len(want), clusterLimit); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("after the entry %s, sio-sub printed %d lines, want %d; first difference at %d", c.name, len(got), len(want), firstDiff(got, want))
+		}
+	}
+	if code, _, errOut := runCmd(t, []byte("local\n"), clusterLimit, "sio-pub", "--url", srv.URL); code != 0 {
+		t.Fatalf("sio-pub: exit %d: %s", code, errOut)
+	}
+	if got := sub.stdout.waitLinesOr(len(want)+1, clusterLimit); len(got) != len(want)+1 || got[len(want)] != "local" {
+		t.Errorf("sio-sub printed %d lines, want %d ending with the local event", len(got), len(want)+1)
+	}
+	if n := srv.metric(t, "sio_redis_malformed_total"); n != float64(malformed) {
+		t.Errorf("sio_redis_malformed_total = %v, want %d", n, malformed)
+	}
+}
+
+// xadd adds an entry to the stream "socket.io" with redis-cli: the
+// fields, then data unless "" (read from stdin, so that it may be
+// longer than an argument may).
+func xadd(t *testing.T, r *redisServer, data string, fields ...string) {
+	t.Helper()
+	args := []string{"-p", strconv.Itoa(r.port)}
+	if data != "" {
+		args = append(args, "-x")
+	}
+	args = append(append(args, "XADD", "socket.io", "*"), fields...)
+	if data != "" {
+		args = append(args, "data")
+	}
+	cmd := exec.Command("redis-cli", args...)
+	cmd.Stdin = strings.NewReader(data)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !regexpMust(`^\d+-\d+\n$`).Match(out) {
+		t.Fatalf("redis-cli XADD: %v: %.200s", err, out)
+	}
 }
