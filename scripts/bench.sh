@@ -11,6 +11,12 @@
 #   6. scenario 3 across two nodes on one redis-server: 10 publishers on one
 #      node, 10 subscribers on the other (sio-serve --redis; relay.js --redis
 #      with @socket.io/redis-adapter)
+#   7. scenario 6 on a Redis stream (sio-serve --redis-streams; relay.js
+#      --redis-streams with @socket.io/redis-streams-adapter), recovery off
+#      on both: every node reads every entry of the stream. Server CPU is
+#      the publishers' node's only, as in 6. The load generator is not the
+#      bound here (0.3 to 0.4 of a core, docs/BENCHMARKS.md): the two nodes
+#      are, sharing the machine with it and redis-server
 #   pipeline: seq 1 100000 | sio-pub -> sio-serve -> sio-sub, against Node
 #      clients through the Node relay and mosquitto_pub -l -> mosquitto ->
 #      mosquitto_sub
@@ -34,8 +40,8 @@
 #   BENCH_QUICK=1    a smoke run: a tenth of the events, 1 run, 200 idle
 #                    connections for 3 s (about 30 s)
 #   BENCH_RUNS=N     runs per scenario and server
-#   BENCH_ONLY=LIST  only these scenarios, a comma list of 1 2 3 4 5 6 pipeline
-#                    storm (default: all but storm, which
+#   BENCH_ONLY=LIST  only these scenarios, a comma list of 1 2 3 4 5 6 7
+#                    pipeline storm (default: all but storm, which
 #                    scripts/connect-storm.sh runs)
 #   BENCH_STORM_PARALLEL=N  connects in flight at once in storm (100)
 # Every process it starts is stopped on exit, Ctrl-C or SIGTERM.
@@ -44,7 +50,7 @@ cd "$(dirname "$0")/.."
 
 quick=${BENCH_QUICK:-}
 runs=${BENCH_RUNS:-3}
-only=${BENCH_ONLY:-1,2,3,4,5,6,pipeline}
+only=${BENCH_ONLY:-1,2,3,4,5,6,7,pipeline}
 scale=1
 idle_conns=2000
 idle_hold=30s
@@ -205,32 +211,44 @@ scenario storm-conn storm "connect storm, $storm_conns conns, pkg/conn.Dial" 0 -
 scenario storm-raw storm "connect storm, $storm_conns conns, raw websocket" 0 -- \
 	storm -conns "$storm_conns" -parallel "$storm_parallel" -client raw
 
-# 6: two nodes of each kind on one redis-server, a fresh pair per run.
-if want 6; then
+# cluster ID TITLE ADAPTER-FLAG: scenario 3 across two nodes of each kind
+# joined by ADAPTER-FLAG (--redis or --redis-streams) on $redis_url, a fresh
+# pair per run: publishers on the first node, subscribers on the second.
+cluster() {
+	local id=$1 title=$2 flag=$3 run server a_pid a_url b_pid b_url
+	want "$id" || return 0
+	[ -n "$redis_url" ] || return 0
+	for run in $(seq "$runs"); do
+		for server in sio node; do
+			start_server "$server" "$flag" "$redis_url" || continue
+			a_pid=$srv_pid a_url=$srv_url
+			start_server "$server" "$flag" "$redis_url" || { stop "$a_pid"; continue; }
+			b_pid=$srv_pid b_url=$srv_url
+			measure "$server" "$run" "$title" flow -- \
+				flow -pubs 10 -subs 10 -events "$n2" -window 1000 -url "$a_url" -sub-url "$b_url" -pid "$a_pid"
+			stop "$a_pid"
+			stop "$b_pid"
+		done
+	done
+}
+
+# 6 and 7 share one redis-server.
+redis_url=
+if want 6 || want 7; then
 	if ! command -v redis-server >/dev/null; then
-		log "6: no redis-server (scripts/peers.sh redis); skipped"
+		log "6, 7: no redis-server (scripts/peers.sh redis); skipped"
 	else
 		redis_port=$("$load" port)
 		redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
 		redis_pid=$!
 		pids+=("$redis_pid")
 		sleep 0.5
-		title="6. 10->10 over 2 nodes + Redis, $n2 events each"
-		for run in $(seq "$runs"); do
-			for server in sio node; do
-				start_server "$server" --redis "redis://127.0.0.1:$redis_port/0" || continue
-				a_pid=$srv_pid a_url=$srv_url
-				start_server "$server" --redis "redis://127.0.0.1:$redis_port/0" || { stop "$a_pid"; continue; }
-				b_pid=$srv_pid b_url=$srv_url
-				measure "$server" "$run" "$title" flow -- \
-					flow -pubs 10 -subs 10 -events "$n2" -window 1000 -url "$a_url" -sub-url "$b_url" -pid "$a_pid"
-				stop "$a_pid"
-				stop "$b_pid"
-			done
-		done
-		stop "$redis_pid"
+		redis_url=redis://127.0.0.1:$redis_port/0
 	fi
 fi
+cluster 6 "6. 10->10 over 2 nodes + Redis, $n2 events each" --redis
+cluster 7 "7. 10->10 over 2 nodes + Redis streams, $n2 events each" --redis-streams
+[ -z "$redis_url" ] || stop "$redis_pid"
 
 # pipeline_run SERVER RUN: one pipeline of n lines; appends a JSON line.
 pipeline_run() {

@@ -2,12 +2,16 @@
 // what sio-serve does, for interop tests and benchmarks.
 //
 //   node scripts/peers/relay.js [--host H] [--port P] [--max-bytes N]
-//                               [--redis redis://HOST:PORT/DB] [-v]
+//                               [--redis redis://HOST:PORT/DB |
+//                                --redis-streams redis://HOST:PORT/DB] [-v]
 //                               [--ping-interval D] [--ping-timeout D]
 //                               [--connect-timeout D]
 //
 // With --redis it joins a cluster through @socket.io/redis-adapter (the
-// classic pub/sub adapter), as sio-serve --redis does.
+// classic pub/sub adapter), as sio-serve --redis does; with --redis-streams
+// through @socket.io/redis-streams-adapter (one node-redis client, the
+// adapter's defaults: stream "socket.io", about 10,000 entries kept), as
+// sio-serve --redis-streams does. The two exclude each other (exit 2).
 //
 // Every namespace is accepted. An event a client emits goes to every other
 // client of its namespace with its name and arguments unchanged; a client
@@ -35,6 +39,7 @@ const { values: opt } = parseArgs({
     port: { type: "string", default: "31979" },
     "max-bytes": { type: "string", default: "1000000" }, // socket.io's default
     redis: { type: "string", default: "" },
+    "redis-streams": { type: "string", default: "" },
     verbose: { type: "boolean", short: "v", default: false },
     "ping-interval": { type: "string", default: "25s" }, // Node's defaults
     "ping-timeout": { type: "string", default: "20s" },
@@ -59,6 +64,11 @@ function millis(flag) {
   return Math.round(ms);
 }
 
+if (opt.redis !== "" && opt["redis-streams"] !== "") {
+  process.stderr.write("relay.js: --redis and --redis-streams exclude each other: pick one adapter\n");
+  process.exit(2);
+}
+
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
   maxHttpBufferSize: Number(opt["max-bytes"]),
@@ -76,6 +86,17 @@ async function joinRedis(url) {
   for (const c of [pub, sub]) c.on("error", (err) => process.stderr.write(`relay.js: redis: ${err.message}\n`));
   await Promise.all([pub.connect(), sub.connect()]);
   io.adapter(createAdapter(pub, sub));
+}
+
+// The streams adapter takes a single client: it duplicates it itself for
+// its blocking XREAD.
+async function joinRedisStreams(url) {
+  const { createClient } = require("redis");
+  const { createAdapter } = require("@socket.io/redis-streams-adapter");
+  const client = createClient({ url });
+  client.on("error", (err) => process.stderr.write(`relay.js: redis: ${err.message}\n`));
+  await client.connect();
+  io.adapter(createAdapter(client));
 }
 
 function rooms(socket) {
@@ -104,7 +125,12 @@ function onConnection(socket) {
 // "/" is the main namespace; the regular expression covers every other one
 // (both set up once the adapter is in place).
 
-(opt.redis ? joinRedis(opt.redis) : Promise.resolve()).then(
+const adapterReady = opt.redis
+  ? joinRedis(opt.redis)
+  : opt["redis-streams"]
+    ? joinRedisStreams(opt["redis-streams"])
+    : Promise.resolve();
+adapterReady.then(
   () => {
     // Namespaces made before the adapter would keep the in-memory one.
     io.on("connection", onConnection);
