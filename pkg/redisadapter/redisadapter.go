@@ -7,9 +7,15 @@
 // "socket.io#NSP#" (no room, or several), or "socket.io#NSP#ROOM#" (one
 // room), where packet is {type, data, nsp} and opts {rooms, except,
 // flags}. Every server subscribes to "socket.io#*" and broadcasts what the
-// others publish to its own clients. Cluster-wide requests (fetchSockets,
-// serverSideEmit, socketsJoin, broadcasts with acks) are not answered: a
-// Node server that makes them counts only the Node servers.
+// others publish to its own clients.
+//
+// The requests of other nodes (fetchSockets, serverSideEmit, socketsJoin,
+// socketsLeave, disconnectSockets, broadcasts with acks, allRooms) are
+// answered as Node's adapter answers them: each namespace subscribes to
+// its request channel, "socket.io-request#NSP#", so that Node's
+// serverCount (PUBSUB NUMSUB of that channel) counts this server, and
+// answers on "socket.io-response#NSP#" (requests.go). sio-serve makes no
+// requests itself.
 package redisadapter
 
 import (
@@ -55,12 +61,14 @@ type Cluster struct {
 
 	mu       sync.Mutex
 	adapters map[string]*adapter // by namespace
+	ps       *redis.PubSub       // broadcasts by pattern, requests by namespace
 
 	up        atomic.Bool
 	metrics   *metrics.Set
-	published *metrics.Counter
+	published *metrics.Counter // broadcasts and answers to requests
 	received  *metrics.Counter
-	dropped   *metrics.Counter // broadcasts not published: queue full or Redis down
+	requests  *metrics.Counter // requests of other nodes taken
+	dropped   *metrics.Counter // messages not published: queue full or Redis down
 	malformed *metrics.Counter
 }
 
@@ -100,6 +108,7 @@ func Open(ctx context.Context, url string, timeout time.Duration, log *slog.Logg
 	}
 	c.published = c.metrics.NewCounter("sio_redis_published_total")
 	c.received = c.metrics.NewCounter("sio_redis_received_total")
+	c.requests = c.metrics.NewCounter("sio_redis_requests_total")
 	c.dropped = c.metrics.NewCounter("sio_redis_dropped_total")
 	c.malformed = c.metrics.NewCounter("sio_redis_malformed_total")
 	c.metrics.NewGauge("sio_redis_up", func() float64 {
@@ -120,6 +129,7 @@ func Open(ctx context.Context, url string, timeout time.Duration, log *slog.Logg
 		_ = c.rdb.Close()
 		return nil, fmt.Errorf("redis at %s: subscribe: %v", opts.Addr, err)
 	}
+	c.ps = ps
 	c.up.Store(true)
 	c.wg.Add(3)
 	go c.receive(ps)
@@ -141,10 +151,21 @@ func (c *Cluster) Close() {
 // Up tells whether Redis answered lately.
 func (c *Cluster) Up() bool { return c.up.Load() }
 
+func (c *Cluster) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // WriteMetrics writes the link's state and counters in the Prometheus
-// text format: sio_redis_up, sio_redis_published_total,
-// sio_redis_received_total, sio_redis_dropped_total (broadcasts not
-// published: Redis down or the queue full) and sio_redis_malformed_total.
+// text format: sio_redis_up, sio_redis_published_total (broadcasts and
+// answers to requests), sio_redis_received_total (broadcasts of other
+// nodes), sio_redis_requests_total (requests of other nodes),
+// sio_redis_dropped_total (messages not published: Redis down or the
+// queue full) and sio_redis_malformed_total.
 func (c *Cluster) WriteMetrics(w io.Writer) { c.metrics.WritePrometheus(w) }
 
 // watch pings Redis every second and logs when it goes and comes back.
@@ -228,6 +249,10 @@ func (c *Cluster) receive(ps *redis.PubSub) {
 }
 
 func (c *Cluster) onMessage(channel string, body []byte) {
+	if nsp, ok := requestNsp(channel); ok {
+		c.onRequest(nsp, channel, body)
+		return
+	}
 	if !c.wanted(channel) {
 		return // for no namespace or room here: not even decoded
 	}
@@ -291,19 +316,32 @@ func (b builder) New(nsp socket.Namespace) socket.Adapter {
 }
 
 // adapter is the library's in-memory adapter that also publishes every
-// broadcast that is not local-only.
+// broadcast that is not local-only, and answers the requests of other
+// nodes for its namespace.
 type adapter struct {
 	socket.Adapter
-	c       *Cluster
-	channel string
+	c        *Cluster
+	channel  string // of its broadcasts: "PREFIX#NSP#"
+	requests string // of the requests: "PREFIX-request#NSP#"
+	answers  string // of the answers: "PREFIX-response#NSP#"
 }
 
 func (a *adapter) Init() {
 	a.Adapter.Init()
-	a.channel = Prefix + "#" + a.Nsp().Name() + "#"
+	nsp := a.Nsp().Name()
+	a.channel = Prefix + "#" + nsp + "#"
+	a.requests = requestChannelPrefix + nsp + "#"
+	a.answers = responseChannelPrefix + nsp + "#"
 	a.c.mu.Lock()
-	a.c.adapters[a.Nsp().Name()] = a
+	a.c.adapters[nsp] = a
 	a.c.mu.Unlock()
+	// Only written: while Redis is away, the subscription is made when
+	// the library reconnects, as every other one.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.c.ps.Subscribe(ctx, a.requests); err != nil {
+		a.c.log.Warn("cannot subscribe to the requests of other nodes yet", "nsp", nsp, "err", err)
+	}
 }
 
 // takes tells whether a message on channel can be for a's clients: the
@@ -324,10 +362,18 @@ func (a *adapter) takes(channel string) bool {
 
 func (a *adapter) Close() {
 	a.c.mu.Lock()
-	if a.c.adapters[a.Nsp().Name()] == a {
+	ours := a.c.adapters[a.Nsp().Name()] == a
+	if ours {
 		delete(a.c.adapters, a.Nsp().Name())
 	}
 	a.c.mu.Unlock()
+	if ours && !a.c.closed() {
+		// No longer counted as a server of the namespace. (One that took
+		// its place keeps the subscription, which is the connection's.)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = a.c.ps.Unsubscribe(ctx, a.requests)
+		cancel()
+	}
 	a.Adapter.Close()
 }
 
@@ -429,18 +475,18 @@ func encode(uid string, typ parser.PacketType, nsp string, data any, rooms, exce
 
 // decode reads a broadcast strictly: anything unexpected is an error.
 func decode(body []byte) (*message, error) {
-	if err := wire.Check(body); err != nil {
+	v, err := decodeMsgpack(body)
+	if err != nil {
 		return nil, err
 	}
-	var raw []any
-	if err := msgpack.Unmarshal(body, &raw); err != nil {
-		return nil, err
+	raw, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: message is %T", errMalformed, v)
 	}
 	if len(raw) != 3 {
 		return nil, fmt.Errorf("%w: %d elements, want 3", errMalformed, len(raw))
 	}
 	m := &message{nsp: "/"}
-	var ok bool
 	if m.uid, ok = raw[0].(string); !ok {
 		return nil, fmt.Errorf("%w: uid is %T", errMalformed, raw[0])
 	}
@@ -470,7 +516,6 @@ func decode(body []byte) (*message, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: options are %T", errMalformed, raw[2])
 	}
-	var err error
 	if m.rooms, err = wire.RoomList(opts["rooms"]); err != nil {
 		return nil, err
 	}
