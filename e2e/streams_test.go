@@ -9,9 +9,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -376,5 +379,108 @@ func xadd(t *testing.T, r *redisServer, data string, fields ...string) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !regexpMust(`^\d+-\d+\n$`).Match(out) {
 		t.Fatalf("redis-cli XADD: %v: %.200s", err, out)
+	}
+}
+
+// rrProxy is a TCP proxy that sends each new connection to the next of
+// its backends in turn, and can cut every connection it carries.
+type rrProxy struct {
+	ln       net.Listener
+	backends []string
+	mu       sync.Mutex
+	next     int
+	conns    []net.Conn
+}
+
+func startRRProxy(t *testing.T, backends ...string) *rrProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &rrProxy{ln: ln, backends: backends}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			to := p.backends[p.next%len(p.backends)]
+			p.next++
+			p.mu.Unlock()
+			b, err := net.Dial("tcp", to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, b)
+			p.mu.Unlock()
+			go func() { io.Copy(b, c); b.Close() }()
+			go func() { io.Copy(c, b); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *rrProxy) URL() string { return "http://" + p.ln.Addr().String() }
+
+// cut closes every connection carried so far.
+func (p *rrProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// streamsRecoveryClientJS is the official Node client on websocket: it
+// prints each "message" event's argument, and says when it connected.
+const streamsRecoveryClientJS = `
+const { io } = require("socket.io-client");
+const socket = io(process.argv[2], { transports: ["websocket"] });
+socket.on("connect", () => process.stderr.write("connected recovered=" + socket.recovered + "\n"));
+socket.on("message", (x) => process.stdout.write(x + "\n"));
+`
+
+// With --recover, a client cut from node A that comes back to node B
+// (through a round-robin proxy) gets every event it missed exactly once:
+// its session and offsets are in Redis. sio-sub and the official Node
+// client.
+func TestStreamsRecoveryAcrossNodes(t *testing.T) {
+	r := startRedis(t, 0)
+	a := serve(t, "-q", "--redis-streams", r.URL, "--recover", "30s")
+	b := serve(t, "-q", "--redis-streams", r.URL, "--recover", "30s")
+	hostport := func(u string) string { return strings.TrimPrefix(u, "http://") }
+	px := startRRProxy(t, hostport(a.URL), hostport(b.URL))
+	sub := start(t, procOpts{}, "sio-sub", "--url", px.URL(), "--transport", "websocket")
+	sub.stderr.waitFor(t, regexpMust(`subscribed to`), clusterLimit)
+	node := startScript(t, procOpts{}, "node", streamsRecoveryClientJS, px.URL())
+	node.stderr.waitFor(t, regexpMust(`connected recovered=false`), clusterLimit)
+	a.waitClients(t, 1)
+	b.waitClients(t, 1)
+
+	const n = 6000
+	lines := numbered("line ", n)
+	pub := start(t, procOpts{stdin: linesIn(lines)}, "sio-pub", "--url", b.URL, "--rate", "2000", "--transport", "websocket")
+	if !waitForCount(sub, 1000, clusterLimit) || !waitForCount(node, 1000, clusterLimit) {
+		t.Fatalf("before the cut: sio-sub %d lines, Node %d", len(sub.stdout.Lines()), len(node.stdout.Lines()))
+	}
+	px.cut() // both clients come back, each to the other node
+	if c := pub.wait(clusterLimit); c != 0 {
+		t.Fatalf("sio-pub exit %d: %s", c, pub.stderr.String())
+	}
+	if !strings.Contains(sub.stderr.String(), "session resumed") {
+		t.Errorf("sio-sub did not say it resumed: %s", sub.stderr.String())
+	}
+	node.stderr.waitFor(t, regexpMust(`connected recovered=true`), clusterLimit)
+	for name, p := range map[string]*proc{"sio-sub": sub, "the Node client": node} {
+		got := p.stdout.waitLinesOr(n, clusterLimit)
+		if strings.Join(got, "\n") != strings.Join(lines, "\n") {
+			t.Errorf("%s got %d lines, want %d exactly once in order; first difference at %d", name, len(got), n, firstDiff(got, lines))
+		}
 	}
 }

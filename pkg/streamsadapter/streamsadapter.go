@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,6 +115,8 @@ type Cluster struct {
 	ps       *redis.PubSub
 
 	out outQueue
+	uid string        // names this server's entries (sio_id)
+	seq atomic.Uint64 // numbers them
 
 	up        atomic.Bool
 	metrics   *metrics.Set
@@ -134,6 +137,10 @@ func Open(ctx context.Context, url string, o Options, timeout time.Duration, log
 	ro.MinRetryBackoff = 100 * time.Millisecond
 	ro.MaxRetryBackoff = 2 * time.Second
 	ro.ReadTimeout = blockTime + 5*time.Second // an XREAD blocks for blockTime
+	// No retry by the client library: it would send again a pipeline of
+	// additions whose answer it lost (added twice); publish does it,
+	// after it looked what was added.
+	ro.MaxRetries = -1
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -144,6 +151,7 @@ func Open(ctx context.Context, url string, o Options, timeout time.Duration, log
 		done:     make(chan struct{}),
 		adapters: map[string]*adapter{},
 		metrics:  metrics.NewSet(),
+		uid:      newUID(),
 	}
 	c.out.init(c.opts.QueueBytes)
 	c.published = c.metrics.NewCounter("sio_redis_published_total")
@@ -168,7 +176,7 @@ func Open(ctx context.Context, url string, o Options, timeout time.Duration, log
 	c.up.Store(true)
 	c.wg.Add(3)
 	go c.read(last)
-	go c.publish()
+	go c.publish(last)
 	go c.receive()
 	return c, nil
 }
@@ -304,15 +312,47 @@ func (c *Cluster) onEntry(e redis.XMessage) {
 }
 
 // publish adds the queued broadcasts to the stream, in order, many per
-// round trip. What Redis did not take is tried again until it does.
-func (c *Cluster) publish() {
+// round trip. What Redis did not take is tried again until it does, and
+// nothing twice: a batch whose answer was lost (a cut connection) may
+// have been added in part, so before it is sent again the stream is read
+// for it (landed). Each entry carries an id of its own for that, sio_id,
+// a field Node's adapter ignores.
+func (c *Cluster) publish(last string) {
 	defer c.wg.Done()
 	ctx := context.Background()
 	backoff := 100 * time.Millisecond
+	uncertain := false // the last batch may have been added in part
+	fail := func(err error) bool {
+		if c.closed() {
+			return false
+		}
+		c.setUp(false, err)
+		if !c.pause(backoff) {
+			return false
+		}
+		backoff = min(2*backoff, 2*time.Second)
+		return true
+	}
 	for {
 		batch := c.out.peek(256)
 		if batch == nil {
 			return // closed
+		}
+		if uncertain {
+			ids, err := c.landed(ctx, last, batch)
+			if err != nil {
+				if !fail(err) {
+					return
+				}
+				continue
+			}
+			uncertain = false
+			if len(ids) > 0 {
+				last = ids[len(ids)-1]
+				c.out.drop(len(ids), ids)
+				c.published.Add(len(ids))
+				continue
+			}
 		}
 		pipe := c.rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, len(batch))
@@ -320,14 +360,10 @@ func (c *Cluster) publish() {
 			cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: c.opts.StreamName, MaxLen: c.opts.MaxLen, Approx: true, Values: m.values})
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			if c.closed() {
+			uncertain = true
+			if !fail(err) {
 				return
 			}
-			c.setUp(false, err)
-			if !c.pause(backoff) {
-				return
-			}
-			backoff = min(2*backoff, 2*time.Second)
 			continue
 		}
 		backoff = 100 * time.Millisecond
@@ -336,9 +372,46 @@ func (c *Cluster) publish() {
 		for i, cmd := range cmds {
 			ids[i] = cmd.Val()
 		}
+		last = ids[len(ids)-1]
 		c.out.drop(len(batch), ids)
 		c.published.Add(len(batch))
 	}
+}
+
+// landed reads the stream after last, the id of the last entry known to
+// be added, for the entries of batch, and returns the ids of those added:
+// a batch's first entries, as Redis runs a pipeline in order.
+func (c *Cluster) landed(ctx context.Context, last string, batch []entry) ([]string, error) {
+	found := map[string]string{} // sio_id → stream id
+	for from := nextOffset(last); ; {
+		es, err := c.rdb.XRangeN(ctx, c.opts.StreamName, from, "+", 1000).Result()
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if id, ok := e.Values["sio_id"].(string); ok {
+				found[id] = e.ID
+			}
+			from = nextOffset(e.ID)
+		}
+		if len(es) < 1000 {
+			break
+		}
+	}
+	var ids []string
+	for _, m := range batch {
+		id, ok := found[m.values["sio_id"].(string)]
+		if !ok {
+			break
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// nextSioID names an entry of this server's (publish).
+func (c *Cluster) nextSioID() string {
+	return c.uid + "-" + strconv.FormatUint(c.seq.Add(1), 10)
 }
 
 // receive takes the pub/sub messages: requests of other nodes.
@@ -458,7 +531,7 @@ func (a *adapter) Broadcast(p *parser.Packet, o *socket.BroadcastOptions) {
 	case a.recovery > 0 && storable(p, o):
 		// The event's offset is its stream id: wait for it (while
 		// Redis is away too), as Node does.
-		values, err := encodeEntry(a.uid, a.Nsp().Name(), p, o)
+		values, err := a.entry(p, o)
 		if err != nil {
 			a.c.dropped.Inc()
 			break
@@ -489,6 +562,15 @@ func (a *adapter) local(p *parser.Packet, o *socket.BroadcastOptions) {
 	a.Adapter.Broadcast(p, o)
 }
 
+// entry is a broadcast's stream entry, with its sio_id.
+func (a *adapter) entry(p *parser.Packet, o *socket.BroadcastOptions) (map[string]any, error) {
+	values, err := encodeEntry(a.uid, a.Nsp().Name(), p, o)
+	if err == nil {
+		values["sio_id"] = a.c.nextSioID()
+	}
+	return values, err
+}
+
 // storable tells whether a broadcast is kept for recovery and carries
 // an offset: an event without ack, not volatile (as Node decides).
 func storable(p *parser.Packet, o *socket.BroadcastOptions) bool {
@@ -502,7 +584,7 @@ func storable(p *parser.Packet, o *socket.BroadcastOptions) bool {
 }
 
 func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
-	values, err := encodeEntry(a.uid, a.Nsp().Name(), p, o)
+	values, err := a.entry(p, o)
 	if err != nil {
 		a.c.dropped.Inc()
 		a.c.log.Warn("cannot publish to redis", "err", err)
