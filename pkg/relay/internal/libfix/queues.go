@@ -3,6 +3,8 @@ package libfix
 import (
 	"reflect"
 	"runtime"
+	"sync"
+	"unsafe"
 
 	"github.com/zishang520/socket.io/v3/pkg/queue"
 )
@@ -23,7 +25,8 @@ import (
 // this file can go.
 
 // forgetQueue takes the finalizer off the queue in the field named field
-// of the struct that v points to, if there is one.
+// of the struct that v points to, if there is one, and gives it a small
+// task slice (shrinkQueue).
 func forgetQueue(v any, field string) {
 	rv := reflect.ValueOf(v)
 	for rv.Kind() == reflect.Interface || rv.Kind() == reflect.Pointer {
@@ -39,7 +42,33 @@ func forgetQueue(v any, field string) {
 	if !f.IsValid() || f.Type() != queueType || f.IsNil() {
 		return
 	}
-	runtime.SetFinalizer((*queue.Queue)(f.UnsafePointer()), nil)
+	q := (*queue.Queue)(f.UnsafePointer())
+	runtime.SetFinalizer(q, nil)
+	shrinkQueue(q)
 }
+
+// shrinkQueue gives an idle queue room for a few tasks instead of the
+// 1,024 (8 KB) the library makes every queue with: one per socket, most
+// of a connection's memory while it is idle (a busy queue grows, as any
+// slice). It does nothing if the queue is not as the library had it
+// (TestShrinkQueue fails then).
+func shrinkQueue(q *queue.Queue) {
+	v := reflect.ValueOf(q).Elem()
+	mu, tasks := v.FieldByName("mu"), v.FieldByName("tasks")
+	if !mu.IsValid() || mu.Type() != reflect.TypeFor[sync.Mutex]() ||
+		!tasks.IsValid() || tasks.Type() != reflect.TypeFor[[]func()]() {
+		return
+	}
+	lock := (*sync.Mutex)(unsafe.Pointer(mu.UnsafeAddr()))
+	t := (*[]func())(unsafe.Pointer(tasks.UnsafeAddr()))
+	lock.Lock()
+	if len(*t) == 0 && cap(*t) > idleTasks {
+		*t = make([]func(), 0, idleTasks)
+	}
+	lock.Unlock()
+}
+
+// idleTasks is the room an idle queue keeps.
+const idleTasks = 4
 
 var queueType = reflect.TypeFor[*queue.Queue]()
