@@ -41,6 +41,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/go-redis/v9"
 	"github.com/sio-tools/sio/pkg/internal/wire"
+	"github.com/sio-tools/sio/pkg/lines"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -716,7 +717,7 @@ func encodeEntry(uid, nsp string, p *parser.Packet, o *socket.BroadcastOptions) 
 		"opts":   map[string]any{"rooms": rooms, "except": except, "flags": flags},
 	}
 	var s string
-	if hasBinary(data) {
+	if lines.HasBinary([]any{data}) {
 		b, err := msgpack.Marshal(body)
 		if err != nil {
 			return nil, err
@@ -741,24 +742,4 @@ func names(s *types.Set[socket.Room]) []string {
 		out = append(out, string(r))
 	}
 	return out
-}
-
-func hasBinary(v any) bool {
-	switch t := v.(type) {
-	case []byte:
-		return true
-	case []any:
-		for _, e := range t {
-			if hasBinary(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, e := range t {
-			if hasBinary(e) {
-				return true
-			}
-		}
-	}
-	return false
 }
