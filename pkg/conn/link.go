@@ -78,8 +78,16 @@ func dialPollingLink(ctx context.Context, endpoint string, client *http.Client, 
 		return nil, err
 	}
 	if d != nil {
-		if ws := upgradeTo(ctx, p, endpoint, d, header); ws != nil {
+		ws, unknown := upgradeTo(ctx, p, endpoint, d, header)
+		if ws != nil {
 			return openLink(ws)
+		}
+		if unknown {
+			// Websockets pass, but reach a server that does not hold the
+			// session (no sticky sessions): long-polling would fare no
+			// better. A websocket of its own needs no other request.
+			p.Close()
+			return dialLink(ctx, endpoint, d, header)
 		}
 	}
 	go p.poll()

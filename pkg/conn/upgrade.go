@@ -22,16 +22,18 @@ import (
 // The server sends nothing over it before that packet, and what it held
 // for the session goes over the websocket. It returns nil when the
 // server offers no websocket or the probe fails: the session then stays
-// on long-polling.
-func upgradeTo(ctx context.Context, p *pollFrames, wsEndpoint string, d *websocket.Dialer, header http.Header) frames {
+// on long-polling. unknown is set when the server answered the websocket
+// with 400, as one does for a session it does not hold: behind a load
+// balancer without sticky sessions, the websocket reached another node.
+func upgradeTo(ctx context.Context, p *pollFrames, wsEndpoint string, d *websocket.Dialer, header http.Header) (_ frames, unknown bool) {
 	if !slices.Contains(p.upgrades, "websocket") {
-		return nil
+		return nil, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, probeWait)
 	defer cancel()
-	ws, _, err := d.DialContext(ctx, withSid(wsEndpoint, p.sid), header)
+	ws, resp, err := d.DialContext(ctx, withSid(wsEndpoint, p.sid), header)
 	if err != nil {
-		return nil
+		return nil, resp != nil && resp.StatusCode == http.StatusBadRequest
 	}
 	stop := context.AfterFunc(ctx, func() { ws.Close() })
 	defer stop()
@@ -40,17 +42,17 @@ func upgradeTo(ctx context.Context, p *pollFrames, wsEndpoint string, d *websock
 	_ = ws.SetReadDeadline(deadline)
 	if ws.WriteMessage(websocket.TextMessage, []byte("2probe")) != nil {
 		ws.Close()
-		return nil
+		return nil, false
 	}
 	typ, msg, err := ws.ReadMessage()
 	if err != nil || typ != websocket.TextMessage || string(msg) != "3probe" ||
 		ws.WriteMessage(websocket.TextMessage, []byte("5")) != nil || !stop() {
 		ws.Close()
-		return nil
+		return nil, false
 	}
 	_ = ws.SetReadDeadline(time.Time{})
 	_ = ws.SetWriteDeadline(time.Time{})
-	return &handedOver{ws: ws, from: p}
+	return &handedOver{ws: ws, from: p}, false
 }
 
 // probeWait bounds an upgrade: a server or proxy that has not answered

@@ -134,3 +134,55 @@ func TestUpgradeMany(t *testing.T) {
 		t.Logf("joining took %v: a first packet waited for a timeout?", d)
 	}
 }
+
+// Behind a load balancer without sticky sessions the upgrade's websocket
+// reaches another server, which does not know the session (400): the
+// connection is then made anew over a websocket, which needs no other
+// request, rather than left on long-polling, whose next request would
+// reach another server too.
+func TestUpgradeToAnotherServer(t *testing.T) {
+	a := relay.New(relay.Options{})
+	defer a.Close(time.Second)
+	b := relay.New(relay.Options{})
+	defer b.Close(time.Second)
+	var polls, websockets atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			websockets.Add(1)
+			b.ServeHTTP(w, r)
+			return
+		}
+		polls.Add(1)
+		a.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/")
+	got := make(chan string, 10)
+	sub, err := Dial(context.Background(), Options{URL: u, Upgrade: true, OnEvent: func(ev string, args []any) { got <- ev }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	pub, err := Dial(context.Background(), Options{URL: u, Upgrade: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Emit("a", []any{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-got:
+		if ev != "a" {
+			t.Fatalf("got %q", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("event not delivered")
+	}
+	if b.Clients() != 2 || a.Clients() != 0 {
+		t.Errorf("clients: %d on the websocket server, %d on the polling one; want 2 and 0", b.Clients(), a.Clients())
+	}
+	if p, w := polls.Load(), websockets.Load(); p != 2 || w != 4 {
+		t.Errorf("%d polling requests and %d websockets, want 2 (the handshakes) and 4 (2 refused probes, 2 connections)", p, w)
+	}
+}
