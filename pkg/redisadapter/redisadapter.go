@@ -42,6 +42,10 @@ import (
 // Prefix is the channel prefix, Node's default "key".
 const Prefix = "socket.io"
 
+// subscribeTimeout bounds the writing of a SUBSCRIBE or UNSUBSCRIBE of a
+// namespace's request channel, a dial when Redis is away.
+const subscribeTimeout = 2 * time.Second
+
 // queueSize bounds the broadcasts waiting to be published. While Redis is
 // unreachable they are dropped (and counted) rather than stall the local
 // clients.
@@ -62,6 +66,10 @@ type Cluster struct {
 	mu       sync.Mutex
 	adapters map[string]*adapter // by namespace
 	ps       *redis.PubSub       // broadcasts by pattern, requests by namespace
+	// subMu keeps the request channels subscribed in the order adapters
+	// come and go: a namespace freed and made again at once (sio-serve
+	// frees empty ones) ends subscribed.
+	subMu sync.Mutex
 
 	up        atomic.Bool
 	metrics   *metrics.Set
@@ -332,12 +340,14 @@ func (a *adapter) Init() {
 	a.channel = Prefix + "#" + nsp + "#"
 	a.requests = requestChannelPrefix + nsp + "#"
 	a.answers = responseChannelPrefix + nsp + "#"
+	a.c.subMu.Lock()
+	defer a.c.subMu.Unlock()
 	a.c.mu.Lock()
 	a.c.adapters[nsp] = a
 	a.c.mu.Unlock()
-	// Only written: while Redis is away, the subscription is made when
-	// the library reconnects, as every other one.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Only written, not waited for. While Redis is away the library
+	// subscribes once it is back, as to every other channel.
+	ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
 	defer cancel()
 	if err := a.c.ps.Subscribe(ctx, a.requests); err != nil {
 		a.c.log.Warn("cannot subscribe to the requests of other nodes yet", "nsp", nsp, "err", err)
@@ -361,6 +371,7 @@ func (a *adapter) takes(channel string) bool {
 }
 
 func (a *adapter) Close() {
+	a.c.subMu.Lock()
 	a.c.mu.Lock()
 	ours := a.c.adapters[a.Nsp().Name()] == a
 	if ours {
@@ -368,12 +379,15 @@ func (a *adapter) Close() {
 	}
 	a.c.mu.Unlock()
 	if ours && !a.c.closed() {
-		// No longer counted as a server of the namespace. (One that took
-		// its place keeps the subscription, which is the connection's.)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// No longer counted as a server of the namespace. (An adapter
+		// that took its place keeps the subscription: there is one per
+		// channel on the connection.) The library forgets the channel
+		// first, so it is not subscribed again after an outage either.
+		ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
 		_ = a.c.ps.Unsubscribe(ctx, a.requests)
 		cancel()
 	}
+	a.c.subMu.Unlock()
 	a.Adapter.Close()
 }
 

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 
@@ -253,7 +254,8 @@ func (a *adapter) answer(body []byte) {
 
 // handshakeJSON is a socket's handshake as a Node server has it: header
 // names in lower case, a header or query parameter given once as a
-// string.
+// string, the address without its port. (The time stays RFC 3339, which
+// Date parses, where Node has Date's toString.)
 func handshakeJSON(s socket.SocketDetails) map[string]any {
 	h := s.Handshake()
 	if h == nil {
@@ -293,8 +295,12 @@ func handshakeJSON(s socket.SocketDetails) map[string]any {
 	for k, v := range h.Auth {
 		auth[k] = toJSON(v)
 	}
+	addr := h.Address
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
 	return map[string]any{
-		"headers": headers, "time": h.Time, "address": h.Address, "xdomain": h.Xdomain,
+		"headers": headers, "time": h.Time, "address": addr, "xdomain": h.Xdomain,
 		"secure": h.Secure, "issued": h.Issued, "url": h.Url, "query": query, "auth": auth,
 	}
 }

@@ -154,8 +154,21 @@ func TestServerCountCountsEachServer(t *testing.T) {
 	if got := x.servers(); got != 0 {
 		t.Errorf("serverCount of /x#y is %d before any client, want 0", got)
 	}
+	cl := dial(t, a, "/x#y")
+	x.waitServers(1)
+	// sio-serve frees a namespace when its last client goes: it is no
+	// longer a server of it, until a client comes again.
+	cl.Close()
+	x.waitServers(0)
+	for range 20 {
+		dial(t, a, "/x#y").Close()
+	}
 	dial(t, a, "/x#y")
 	x.waitServers(1)
+	time.Sleep(200 * time.Millisecond)
+	if got := x.servers(); got != 1 {
+		t.Errorf("serverCount of /x#y is %d after clients came and went, want 1", got)
+	}
 }
 
 // The requests of a Node server are answered as Node's adapter answers
@@ -195,8 +208,8 @@ func TestRequestsAnswered(t *testing.T) {
 	auth, _ := h["auth"].(map[string]any)
 	query, _ := h["query"].(map[string]any)
 	headers, _ := h["headers"].(map[string]any)
-	if auth["room"] != "r1" || query["EIO"] != "4" || headers["host"] != host || h["url"] == "" {
-		t.Errorf("handshake %v: want auth.room r1, query.EIO \"4\" (a string), headers.host %s", h, host)
+	if auth["room"] != "r1" || query["EIO"] != "4" || headers["host"] != host || h["url"] == "" || h["address"] != "127.0.0.1" {
+		t.Errorf("handshake %v: want auth.room r1, query.EIO \"4\" (a string), headers.host %s, address 127.0.0.1", h, host)
 	}
 	for k := range headers {
 		if k != strings.ToLower(k) {
