@@ -4,10 +4,13 @@ package e2e
 // @socket.io/redis-adapter) joined through one real redis-server.
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -301,5 +304,224 @@ func waitHealth(t *testing.T, s *server, want string) {
 			t.Fatalf("/healthz never said %q", want)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// redisNodeJS is a Node server with @socket.io/redis-adapter (argv[2] is
+// the Redis URL) that makes the cluster-wide requests when asked over
+// HTTP: GET /NAME?nsp=NSP&... calls NAME on namespace NSP and answers
+// with its result as JSON.
+const redisNodeJS = `
+const http = require("node:http");
+const { Server } = require("socket.io");
+const { createClient } = require("redis");
+const { createAdapter } = require("@socket.io/redis-adapter");
+const pub = createClient({ url: process.argv[2] });
+const sub = pub.duplicate();
+for (const c of [pub, sub]) c.on("error", (err) => process.stderr.write("app: redis: " + err.message + "\n"));
+const errOf = (err) => (err ? err.message : null);
+const calls = {
+  serverCount: (nsp) => nsp.adapter.serverCount(),
+  fetchSockets: async (nsp) =>
+    (await nsp.fetchSockets()).map((s) => ({ id: s.id, rooms: [...s.rooms], handshake: s.handshake, data: s.data })),
+  allRooms: async (nsp) => [...(await nsp.adapter.allRooms())],
+  serverSideEmit: (nsp) =>
+    new Promise((resolve) => nsp.serverSideEmit("hello", 1, (err, res) => resolve({ err: errOf(err), res }))),
+  socketsJoin: (nsp, q) => nsp.in(q.get("in")).socketsJoin(q.get("room")),
+  socketsLeave: (nsp, q) => nsp.socketsLeave(q.get("room")),
+  disconnectSockets: (nsp, q) => nsp.in(q.get("in")).disconnectSockets(),
+  emit: (nsp, q) => (q.get("to") ? nsp.to(q.get("to")) : nsp).emit("message", q.get("data")),
+  emitWithAck: (nsp, q) =>
+    new Promise((resolve) => nsp.timeout(5000).emit("message", q.get("data"), (err, acks) => resolve({ err: errOf(err), acks }))),
+};
+Promise.all([pub.connect(), sub.connect()]).then(() => {
+  const srv = http.createServer(async (req, res) => {
+    const u = new URL(req.url, "http://app");
+    const call = calls[u.pathname.slice(1)];
+    if (!call) return res.writeHead(404).end();
+    try {
+      const v = await call(io.of(u.searchParams.get("nsp") || "/"), u.searchParams);
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(v === undefined ? null : v));
+    } catch (err) {
+      res.writeHead(500).end(err.message);
+    }
+  });
+  const io = new Server(srv, { adapter: createAdapter(pub, sub) });
+  io.of("/q");
+  srv.listen(0, "127.0.0.1", () =>
+    process.stderr.write("app: listening on http://127.0.0.1:" + srv.address().port + "\n"));
+});
+`
+
+// The cluster-wide requests of a Node server reach the sio-serve nodes
+// and are answered as a Node server answers them: on namespace /q, where
+// the two sio-serve have sio-sub clients and relay.js has none (it does
+// not subscribe there, and would not answer serverSideEmit).
+func TestClusterNodeRequests(t *testing.T) {
+	r := startRedis(t, 0)
+	cl := startCluster(t, r)
+	app := startScript(t, procOpts{}, "node", redisNodeJS, r.URL).stderr.waitFor(t, appListening, clusterLimit)[1]
+	ask := func(path string, v any) {
+		t.Helper()
+		resp, err := http.Get(app + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s: %s", path, resp.Status, body)
+		}
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, body)
+		}
+	}
+	waitServers := func(nsp string, want int) {
+		t.Helper()
+		var n int
+		for deadline := time.Now().Add(clusterLimit); ; time.Sleep(50 * time.Millisecond) {
+			if ask("/serverCount?nsp="+nsp, &n); n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("serverCount of %s is %d, want %d", nsp, n, want)
+			}
+		}
+	}
+	sub := func(url string, args ...string) (*proc, string) {
+		t.Helper()
+		p := start(t, procOpts{}, "sio-sub", append([]string{"--url", url + "/q", "-v"}, args...)...)
+		return p, p.stderr.waitFor(t, regexpMust(`subscribed to \S+ as (\S+)\n`), clusterLimit)[1]
+	}
+	a1, a1ID := sub(cl.urls[0], "--room", "r1")
+	a2, a2ID := sub(cl.urls[0])
+	b1, b1ID := sub(cl.urls[1], "--room", "r1")
+	subs := map[string]*proc{"a1 (r1, node A)": a1, "a2 (node A)": a2, "b1 (r1, node B)": b1}
+	// "/": the two sio-serve, relay.js and the app; "/q": not relay.js.
+	waitServers("/", 4)
+	waitServers("/q", 3)
+
+	// Malformed requests: logged, counted, skipped (Node ignores them).
+	for _, bad := range []string{"{not json", "\xc1"} {
+		out, err := exec.Command("redis-cli", "-p", strconv.Itoa(r.port), "publish", "socket.io-request#/q#", bad).CombinedOutput()
+		if err != nil {
+			t.Fatalf("redis-cli: %v: %s", err, out)
+		}
+	}
+
+	type remoteSocket struct {
+		ID        string
+		Rooms     []string
+		Handshake struct {
+			Auth  map[string]any
+			Query map[string]any
+		}
+		Data map[string]any
+	}
+	fetch := func() map[string]remoteSocket {
+		t.Helper()
+		var l []remoteSocket
+		ask("/fetchSockets?nsp=/q", &l)
+		m := map[string]remoteSocket{}
+		for _, s := range l {
+			m[s.ID] = s
+		}
+		return m
+	}
+	got := fetch()
+	if len(got) != 3 || got[a1ID].ID == "" || got[a2ID].ID == "" || got[b1ID].ID == "" {
+		t.Fatalf("fetchSockets: %+v, want a1 %s, a2 %s, b1 %s", got, a1ID, a2ID, b1ID)
+	}
+	for _, id := range []string{a1ID, b1ID} {
+		s := got[id]
+		if !slices.Contains(s.Rooms, "r1") || !slices.Contains(s.Rooms, id) || s.Handshake.Auth["room"] != "r1" ||
+			s.Handshake.Query["EIO"] != "4" || s.Data == nil {
+			t.Errorf("fetchSockets: socket %s is %+v, want rooms r1 and its id, auth.room r1, query.EIO \"4\", data {}", id, s)
+		}
+	}
+	var rooms []string
+	ask("/allRooms?nsp=/q", &rooms)
+	for _, want := range []string{"r1", a1ID, a2ID, b1ID} {
+		if !slices.Contains(rooms, want) {
+			t.Errorf("allRooms: %q, want %s in it", rooms, want)
+		}
+	}
+
+	var emitted struct {
+		Err *string
+		Res []any
+	}
+	ask("/serverSideEmit?nsp=/q", &emitted)
+	if emitted.Err != nil || len(emitted.Res) != 2 || emitted.Res[0] != nil || emitted.Res[1] != nil {
+		t.Errorf("serverSideEmit: error %v, answers %v; want [null null], one per sio-serve", emitted.Err, emitted.Res)
+	}
+
+	// socketsJoin: r1's members join r9, and a broadcast to r9 reaches
+	// them; after socketsLeave, no one. Each marker goes to all: once a
+	// client has it, it has what came before.
+	var null any
+	ask("/socketsJoin?nsp=/q&in=r1&room=r9", &null)
+	ask("/emit?nsp=/q&to=r9&data=to+r9", &null)
+	ask("/emit?nsp=/q&data=marker+1", &null)
+	ask("/socketsLeave?nsp=/q&room=r9", &null)
+	ask("/emit?nsp=/q&to=r9&data=after+leave", &null)
+	ask("/emit?nsp=/q&data=marker+2", &null)
+	for name, p := range subs {
+		want := []string{"message marker 1", "message marker 2"}
+		if p != a2 {
+			want = append([]string{"message to r9"}, want...)
+		}
+		if got := p.stdout.waitLinesOr(len(want), clusterLimit); !slices.Equal(got, want) {
+			t.Errorf("%s printed %q, want %q", name, got, want)
+		}
+	}
+
+	// A broadcast with acks: every sio-sub acks (with no argument:
+	// undefined, null in JSON).
+	var acked struct {
+		Err  *string
+		Acks []any
+	}
+	ask("/emitWithAck?nsp=/q&data=ack+me", &acked)
+	if acked.Err != nil || len(acked.Acks) != 3 {
+		t.Errorf("emit with acks: error %v, acks %v; want 3 acks", acked.Err, acked.Acks)
+	}
+	for name, p := range subs {
+		if !waitForLines(p, []string{"message ack me"}, clusterLimit) {
+			t.Errorf("%s did not print the event with acks: %q", name, p.stdout.Lines())
+		}
+	}
+
+	// disconnectSockets of r1: a1 and b1 are disconnected (and connect
+	// again, as new sockets), a2 stays.
+	ask("/disconnectSockets?nsp=/q&in=r1", &null)
+	for _, p := range []*proc{a1, b1} {
+		p.stderr.waitFor(t, regexpMust(`connection to \S+ lost \(.*\), reconnecting`), clusterLimit)
+	}
+	for deadline := time.Now().Add(clusterLimit); ; time.Sleep(100 * time.Millisecond) {
+		got = fetch()
+		_, a1There := got[a1ID]
+		_, b1There := got[b1ID]
+		if len(got) == 3 && !a1There && !b1There {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fetchSockets after disconnectSockets of r1: %+v; want a2 %s and two new sockets", got, a2ID)
+		}
+	}
+	if got[a2ID].ID == "" || strings.Contains(a2.stderr.String(), "lost") {
+		t.Errorf("a2, in no room, was disconnected: %s", a2.stderr.String())
+	}
+	// Node B freed /q when b1 went, and made it again when b1 came back:
+	// it is counted again.
+	waitServers("/q", 3)
+
+	for i, n := range cl.nodes {
+		if m := n.metric(t, "sio_redis_malformed_total"); m != 2 {
+			t.Errorf("node %c counted %v malformed messages, want 2", 'A'+i, m)
+		}
+		if m := n.metric(t, "sio_redis_requests_total"); m < 8 {
+			t.Errorf("node %c counted %v requests, want at least 8", 'A'+i, m)
+		}
 	}
 }
