@@ -489,7 +489,7 @@ func encode(uid string, typ parser.PacketType, nsp string, data any, rooms, exce
 
 // decode reads a broadcast strictly: anything unexpected is an error.
 func decode(body []byte) (*message, error) {
-	v, err := decodeMsgpack(body)
+	v, err := wire.DecodeMsgpack(body)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ package redisadapter
 // acks of a broadcast with acks, which are msgpack.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -48,10 +47,6 @@ const (
 	requestChannelPrefix  = Prefix + "-request#"
 	responseChannelPrefix = Prefix + "-response#"
 )
-
-// maxJSONDepth bounds the nesting of a JSON request, as wire.Check
-// bounds msgpack's.
-const maxJSONDepth = 256
 
 // request is a request of another node, read strictly.
 type request struct {
@@ -350,7 +345,7 @@ func decodeRequest(body []byte) (*request, error) {
 	}
 	var v any
 	if len(body) > 0 && body[0] == '{' {
-		if err := jsonDepthOK(body); err != nil {
+		if err := wire.JSONDepthOK(body); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal(body, &v); err != nil {
@@ -358,7 +353,7 @@ func decodeRequest(body []byte) (*request, error) {
 		}
 	} else {
 		var err error
-		if v, err = decodeMsgpack(body); err != nil {
+		if v, err = wire.DecodeMsgpack(body); err != nil {
 			return nil, err
 		}
 	}
@@ -498,61 +493,4 @@ func optString(raw map[string]any, key string) (string, error) {
 		return "", fmt.Errorf("%w: %s is %T", errMalformed, key, v)
 	}
 	return s, nil
-}
-
-// decodeMsgpack decodes a checked msgpack value, with maps whose keys
-// must be strings: the library's own map decoding panics on a key that is
-// a map after one that is a string.
-func decodeMsgpack(b []byte) (any, error) {
-	if err := wire.Check(b); err != nil {
-		return nil, err
-	}
-	d := msgpack.NewDecoder(bytes.NewReader(b))
-	d.SetMapDecoder(decodeStringMap)
-	v, err := d.DecodeInterface()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	return v, nil
-}
-
-func decodeStringMap(d *msgpack.Decoder) (any, error) {
-	n, err := d.DecodeMapLen()
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]any, min(max(n, 0), 64))
-	for range n {
-		k, err := d.DecodeString()
-		if err != nil {
-			return nil, fmt.Errorf("%w: a map key is not a string", errMalformed)
-		}
-		if m[k], err = d.DecodeInterface(); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
-}
-
-// jsonDepthOK refuses JSON whose arrays and objects nest deeper than
-// maxJSONDepth; brackets inside strings do not count.
-func jsonDepthOK(b []byte) error {
-	depth, inString := 0, false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case inString && c == '\\':
-			i++
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '[' || c == '{':
-			if depth++; depth > maxJSONDepth {
-				return fmt.Errorf("%w: nested deeper than %d", errMalformed, maxJSONDepth)
-			}
-		case c == ']' || c == '}':
-			depth--
-		}
-	}
-	return nil
 }

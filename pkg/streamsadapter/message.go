@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/sio-tools/sio/pkg/internal/wire"
-	"github.com/vmihailenco/msgpack/v5"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -26,10 +25,6 @@ type message struct {
 }
 
 var errMalformed = wire.ErrMalformed
-
-// maxJSONDepth bounds the nesting of an entry's JSON data, as
-// msgpackcheck bounds msgpack's.
-const maxJSONDepth = 256
 
 // decodeEntry reads a stream entry's fields: uid, nsp, type (a decimal
 // string) and data (JSON, or base64 of msgpack).
@@ -63,7 +58,7 @@ func decodeData(d string) (map[string]any, error) {
 	}
 	var v any
 	if d[0] == '{' {
-		if err := jsonDepthOK([]byte(d)); err != nil {
+		if err := wire.JSONDepthOK([]byte(d)); err != nil {
 			return nil, err
 		}
 		dec := json.NewDecoder(bytes.NewReader([]byte(d)))
@@ -75,7 +70,7 @@ func decodeData(d string) (map[string]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errMalformed, err)
 		}
-		if v, err = decodeMsgpack(b); err != nil {
+		if v, err = wire.DecodeMsgpack(b); err != nil {
 			return nil, err
 		}
 	}
@@ -86,67 +81,10 @@ func decodeData(d string) (map[string]any, error) {
 	return data, nil
 }
 
-// jsonDepthOK refuses JSON nested deeper than maxJSONDepth (strings are
-// skipped, so brackets in them do not count).
-func jsonDepthOK(b []byte) error {
-	depth := 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-		case '[', '{':
-			if depth++; depth > maxJSONDepth {
-				return fmt.Errorf("%w: nested deeper than %d", errMalformed, maxJSONDepth)
-			}
-		case ']', '}':
-			depth--
-		}
-	}
-	return nil
-}
-
-// decodeMsgpack decodes a checked msgpack value, map keys as strings.
-func decodeMsgpack(b []byte) (any, error) {
-	if err := wire.Check(b); err != nil {
-		return nil, err
-	}
-	d := msgpack.NewDecoder(bytes.NewReader(b))
-	d.SetMapDecoder(stringMap)
-	v, err := d.DecodeInterface()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	return v, nil
-}
-
-// stringMap decodes a map whose keys must be strings (a key that is a
-// map would not even hash).
-func stringMap(d *msgpack.Decoder) (any, error) {
-	n, err := d.DecodeMapLen()
-	if err != nil || n < 0 {
-		return nil, err
-	}
-	m := make(map[string]any, min(n, 64))
-	for range n {
-		k, err := d.DecodeString()
-		if err != nil {
-			return nil, fmt.Errorf("%w: a map key is not a string", errMalformed)
-		}
-		if m[k], err = d.DecodeInterface(); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
-}
-
 // decodeRequest reads a pub/sub message: the msgpack map {uid, nsp,
 // type, data}.
 func decodeRequest(body []byte) (*message, error) {
-	v, err := decodeMsgpack(body)
+	v, err := wire.DecodeMsgpack(body)
 	if err != nil {
 		return nil, err
 	}

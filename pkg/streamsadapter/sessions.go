@@ -229,7 +229,7 @@ func decodeSession(raw string) (*socket.SessionToPersist, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := decodeMsgpack(b)
+	v, err := wire.DecodeMsgpack(b)
 	if err != nil {
 		return nil, err
 	}

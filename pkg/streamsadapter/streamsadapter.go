@@ -114,6 +114,7 @@ type Cluster struct {
 	mu       sync.Mutex
 	adapters map[string]*adapter // by namespace
 	ps       *redis.PubSub
+	subMu    sync.Mutex // orders the pub/sub subscriptions of adapters
 
 	out outQueue
 	uid string        // names this server's entries (sio_id)
@@ -502,6 +503,10 @@ func (a *adapter) Init() {
 	if r := a.Nsp().Server().Opts().ConnectionStateRecovery(); r != nil {
 		a.recovery = r.MaxDisconnectionDuration()
 	}
+	// Subscriptions change in the order namespaces come and go: a
+	// namespace freed and made again at once keeps its public channel.
+	a.c.subMu.Lock()
+	defer a.c.subMu.Unlock()
 	a.c.mu.Lock()
 	a.c.adapters[a.Nsp().Name()] = a
 	a.c.mu.Unlock()
@@ -513,16 +518,23 @@ func (a *adapter) Init() {
 }
 
 func (a *adapter) Close() {
+	a.c.subMu.Lock()
 	a.c.mu.Lock()
 	if a.c.adapters[a.Nsp().Name()] == a {
 		delete(a.c.adapters, a.Nsp().Name())
 	}
+	other := a.c.adapters[a.Nsp().Name()] != nil // made again meanwhile
 	a.c.mu.Unlock()
 	if !a.c.closed() {
+		chans := a.channels()
+		if other {
+			chans = chans[1:] // the public channel is the new adapter's too
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = a.c.ps.Unsubscribe(ctx, a.channels()...)
+		_ = a.c.ps.Unsubscribe(ctx, chans...)
 		cancel()
 	}
+	a.c.subMu.Unlock()
 	a.Adapter.Close()
 }
 
