@@ -26,8 +26,12 @@ type link struct {
 	open openPacket
 	// msgpack: Socket.IO packets go as msgpack binary messages (toMsgpack).
 	msgpack bool
+	// raw is the connection under a websocket, which writeAll writes
+	// frames to itself (frame.go); nil for long-polling.
+	raw net.Conn
 
-	wmu sync.Mutex
+	wmu  sync.Mutex
+	wbuf []byte // the frames of one writeAll, kept for the next
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -106,7 +110,7 @@ func openLink(ws frames) (*link, error) {
 		ws.Close()
 		return nil, &dialError{msg: fmt.Sprintf("not a Socket.IO v4 server? the first message was %.40q", msg), permanent: true}
 	}
-	l := &link{ws: ws}
+	l := &link{ws: ws, raw: rawConn(ws)}
 	if err := json.Unmarshal(msg[1:], &l.open); err != nil {
 		ws.Close()
 		return nil, &dialError{msg: "bad Engine.IO open packet: " + err.Error(), permanent: true}
@@ -164,38 +168,67 @@ func (l *link) pingWait() time.Duration {
 
 // writeText writes one Engine.IO text message.
 func (l *link) writeText(msg []byte) error {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
-	_ = l.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	return l.ws.WriteMessage(websocket.TextMessage, msg)
+	_, err := l.writeAll([]out{{typ: websocket.TextMessage, body: msg}})
+	return err
 }
 
-// writePacket writes a Socket.IO packet ("4" + text) and its attachments.
+// engineMessage is the head of a Socket.IO packet as an Engine.IO
+// message.
+var engineMessage = []byte{'4'}
+
+// writePacket writes a Socket.IO packet ("4" + text) and its attachments,
+// all with one write.
 func (l *link) writePacket(text []byte, bins [][]byte) error {
 	if l.msgpack {
 		m, err := toMsgpack(text, bins)
 		if err != nil {
 			return err
 		}
-		l.wmu.Lock()
-		defer l.wmu.Unlock()
-		_ = l.ws.SetWriteDeadline(time.Now().Add(writeWait))
-		return l.ws.WriteMessage(websocket.BinaryMessage, m)
-	}
-	msg := make([]byte, 0, 1+len(text))
-	msg = append(append(msg, '4'), text...)
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
-	_ = l.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	if err := l.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
+		_, err = l.writeAll([]out{{typ: websocket.BinaryMessage, body: m}})
 		return err
 	}
+	msgs := make([]out, 0, 1+len(bins))
+	msgs = append(msgs, out{typ: websocket.TextMessage, head: engineMessage, body: text})
 	for _, b := range bins {
-		if err := l.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
-			return err
-		}
+		msgs = append(msgs, out{typ: websocket.BinaryMessage, body: b})
 	}
-	return nil
+	_, err := l.writeAll(msgs)
+	return err
+}
+
+// writeAll writes msgs in order: over a websocket their frames with one
+// write, over long-polling one POST each. It returns how many were
+// written whole (the others did not reach the network whole: a server
+// drops a frame cut short with the connection).
+func (l *link) writeAll(msgs []out) (int, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.raw == nil {
+		for i, m := range msgs {
+			payload := m.body
+			if len(m.head) > 0 {
+				payload = append(append(make([]byte, 0, m.size()), m.head...), m.body...)
+			}
+			_ = l.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := l.ws.WriteMessage(m.typ, payload); err != nil {
+				return i, err
+			}
+		}
+		return len(msgs), nil
+	}
+	buf := l.wbuf[:0]
+	for _, m := range msgs {
+		buf = appendFrame(buf, m)
+	}
+	if cap(buf) <= maxKeptBuffer {
+		l.wbuf = buf[:0]
+	}
+	_ = l.raw.SetWriteDeadline(time.Now().Add(writeWait))
+	n, err := l.raw.Write(buf)
+	if err != nil {
+		return wholeFrames(msgs, n), err
+	}
+	return len(msgs), nil
 }
 
 // close ends the link, saying why (the first reason counts). The reader

@@ -516,46 +516,72 @@ type publisher struct {
 	inFlight  bool
 	maybeLost int           // lines in flight when a connection was lost
 	progress  chan struct{} // a confirmation came back (or failed)
+
+	bodies [][]byte // send's, kept
 }
 
 // confirmEvery is how often a Confirm request goes out while sending, so
 // that a lost connection can say how many lines it may have taken along.
 const confirmEvery = 50 * time.Millisecond
 
+// The lines already read when one is sent go with it, with one write
+// (conn.SendAll): at most maxBatch lines, and no more once they come to
+// maxBatchBytes. Nothing waits for a batch to fill.
+const (
+	maxBatch      = 256
+	maxBatchBytes = 64 << 10
+)
+
 func (p *publisher) run(ctx context.Context, items <-chan item, sk *skips) error {
 	p.progress = make(chan struct{}, 1)
 	lastConfirm := time.Now()
 	var endErr error
 	interrupted := false
+	// held is a line taken from items that could not join the batch
+	// (binary, or the error that ends input): it comes next.
+	var held *item
+	unread := func() int {
+		if held != nil {
+			return 1 + len(items)
+		}
+		return len(items)
+	}
 loop:
 	for {
 		var it item
-		select {
-		case v, ok := <-items:
-			if !ok {
+		if held != nil {
+			it, held = *held, nil
+		} else {
+			select {
+			case v, ok := <-items:
+				if !ok {
+					break loop
+				}
+				it = v
+			case <-ctx.Done():
+				interrupted = true
 				break loop
 			}
-			it = v
-		case <-ctx.Done():
-			interrupted = true
-			break loop
 		}
 		if it.err != nil {
 			endErr = it.err
 			break
 		}
 		if err := p.waitWindow(ctx); err != nil {
-			return p.undelivered(err, 1+len(items))
+			return p.undelivered(err, 1+unread())
 		}
-		if err := p.send(ctx, it); err != nil {
-			return p.undelivered(err, 1+len(items))
+		batch := []item{it}
+		if it.body != nil {
+			batch, held = p.gather(batch, items)
+		}
+		if unsent, err := p.send(ctx, batch); err != nil {
+			return p.undelivered(err, unsent+unread())
 		}
 		p.mu.Lock()
-		p.sent++
 		// Ask every confirmEvery while lines flow, when half the window
 		// is out, and whenever input pauses, so that a lost connection
 		// knows what it may have taken.
-		ask := !p.inFlight && (len(items) == 0 || time.Since(lastConfirm) > confirmEvery ||
+		ask := !p.inFlight && (unread() == 0 || time.Since(lastConfirm) > confirmEvery ||
 			2*(p.sent-p.confirmed) >= p.cfg.Window)
 		p.mu.Unlock()
 		if ask {
@@ -586,6 +612,33 @@ loop:
 	return sk.take()
 }
 
+// gather adds to batch (one line of text or JSON) the lines already read,
+// as many as the window has room for, up to maxBatch and maxBatchBytes.
+// It returns a line it took that cannot go with them (binary, or an
+// error), to come next.
+func (p *publisher) gather(batch []item, items <-chan item) ([]item, *item) {
+	p.mu.Lock()
+	room := min(p.cfg.Window-(p.sent-p.confirmed), maxBatch)
+	p.mu.Unlock()
+	size := len(batch[0].body)
+	for len(batch) < room && size < maxBatchBytes {
+		select {
+		case v, ok := <-items:
+			if !ok {
+				return batch, nil // the next receive sees the end again
+			}
+			if v.err != nil || v.body == nil {
+				return batch, &v
+			}
+			batch = append(batch, v)
+			size += len(v.body)
+		default:
+			return batch, nil
+		}
+	}
+	return batch, nil
+}
+
 // waitWindow returns once fewer than Window lines are unconfirmed (a
 // connection lost meanwhile counts what it took along, see
 // waitConnected).
@@ -612,25 +665,37 @@ func (p *publisher) waitWindow(ctx context.Context) error {
 	}
 }
 
-// send writes one line, waiting for the connection while it is down.
-func (p *publisher) send(ctx context.Context, it item) error {
-	for {
+// send writes a batch of lines (text and JSON ones, or one binary line),
+// waiting for the connection while it is down; each line written counts
+// in sent at once. On an error it returns how many were not sent.
+func (p *publisher) send(ctx context.Context, batch []item) (int, error) {
+	for len(batch) > 0 {
 		if err := p.waitConnected(ctx); err != nil {
-			return err
+			return len(batch), err
 		}
+		var n int
 		var err error
-		if it.body != nil {
-			err = p.cn.Send(it.body, nil)
+		if batch[0].body == nil {
+			if err = p.cn.Emit(batch[0].event, batch[0].args, nil); err == nil {
+				n = 1
+			}
 		} else {
-			err = p.cn.Emit(it.event, it.args, nil)
+			p.bodies = p.bodies[:0]
+			for _, it := range batch {
+				p.bodies = append(p.bodies, it.body)
+			}
+			n, err = p.cn.SendAll(p.bodies, nil)
+			clear(p.bodies)
 		}
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, conn.ErrNotConnected) {
-			return fmt.Errorf("line %d: %v", it.line, err)
+		p.mu.Lock()
+		p.sent += n
+		p.mu.Unlock()
+		batch = batch[n:]
+		if err != nil && !errors.Is(err, conn.ErrNotConnected) {
+			return len(batch), fmt.Errorf("line %d: %v", batch[0].line, err)
 		}
 	}
+	return 0, nil
 }
 
 // flush waits until the server confirmed every line sent.

@@ -1,0 +1,76 @@
+package conn
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+// SendAll writes its events' frames itself, masked, several with one
+// write: gorilla's server side reads each as the message it is, at every
+// length encoding (7 bits, 16 bits, 64 bits), with acks numbered in order.
+func TestSendAllFrames(t *testing.T) {
+	s := newFakeServer(t)
+	go func() {
+		fc := <-s.conns
+		<-fc.msgs
+		_ = fc.ws.WriteMessage(websocket.TextMessage, []byte(`40{"sid":"x"}`))
+		s.conns <- fc
+	}()
+	c, err := Dial(context.Background(), Options{URL: s.url("/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fc := s.accept()
+	var bodies [][]byte
+	for _, n := range []int{0, 1, 7, 8, 9, 118, 119, 120, 121, 122, 65526, 65527, 65528, 70000} {
+		bodies = append(bodies, []byte(`["e","`+strings.Repeat("x", n)+`"]`))
+	}
+	done := make([]func([]any, error), len(bodies))
+	for i := range done {
+		if i%2 == 1 {
+			done[i] = func([]any, error) {}
+		}
+	}
+	n, err := c.SendAll(bodies, done)
+	if err != nil || n != len(bodies) {
+		t.Fatalf("SendAll: %d, %v", n, err)
+	}
+	// The caller's bodies are not masked in place (a resend sends them
+	// again).
+	if string(bodies[0]) != `["e",""]` {
+		t.Fatalf("body changed to %q", bodies[0])
+	}
+	id := 0
+	for i, b := range bodies {
+		want := "42" + string(b)
+		if done[i] != nil {
+			want = "42" + string(rune('0'+id)) + string(b)
+			id++
+		}
+		if m := fc.next(t); m != want {
+			t.Fatalf("message %d: %.40q... (%d bytes), want %.40q... (%d bytes)", i, m, len(m), want, len(want))
+		}
+	}
+}
+
+func TestWholeFrames(t *testing.T) {
+	msgs := []out{{body: make([]byte, 10)}, {body: make([]byte, 200)}, {body: make([]byte, 70000)}}
+	sizes := []int{16, 4 + 4 + 200, 10 + 4 + 70000}
+	for _, c := range []struct{ written, want int }{
+		{0, 0}, {15, 0}, {16, 1}, {16 + sizes[1] - 1, 1}, {16 + sizes[1], 2},
+		{16 + sizes[1] + sizes[2] - 1, 2}, {16 + sizes[1] + sizes[2], 3},
+	} {
+		if got := wholeFrames(msgs, c.written); got != c.want {
+			t.Errorf("wholeFrames after %d bytes: %d, want %d", c.written, got, c.want)
+		}
+	}
+	for i, m := range msgs {
+		if got := len(appendFrame(nil, m)); got != sizes[i] || frameSize(m) != sizes[i] {
+			t.Errorf("frame %d: %d bytes, frameSize %d, want %d", i, got, frameSize(m), sizes[i])
+		}
+	}
+}
