@@ -35,6 +35,9 @@ type acker struct {
 	partial    int           // events the server said it did not deliver to every receiver
 	partialAt  int           // the first such line
 	partialWhy string        // and why
+
+	bodies [][]byte // sendBatch's, kept
+	dones  []func([]any, error)
 }
 
 // ackConn is what the acker uses of its connection, a *conn.Conn (tests
@@ -43,14 +46,16 @@ type ackConn interface {
 	reconnecter
 	Reconnect()
 	Send(body []byte, done func(args []any, err error)) error
+	SendAll(bodies [][]byte, done []func(args []any, err error)) (int, error)
 	Emit(event string, args []any, done func(args []any, err error)) error
 }
 
 type flightItem struct {
 	item
-	sent  time.Time
-	acked bool
-	reply []any // the acknowledgement's arguments, with --reply
+	sent    time.Time
+	written bool // it went out at least once (a reconnect sends it again)
+	acked   bool
+	reply   []any // the acknowledgement's arguments, with --reply
 }
 
 type ackResult struct {
@@ -91,9 +96,31 @@ func (a *acker) run(ctx context.Context, items <-chan item, sk *skips) error {
 				eof = true
 				continue
 			}
-			f := &flightItem{item: it}
-			a.inflight = append(a.inflight, f)
-			if err := a.failed(f, a.send(f)); err != nil {
+			// The lines already read go with it, as many as the window
+			// has room for.
+			first := len(a.inflight)
+			a.inflight = append(a.inflight, &flightItem{item: it})
+			size := len(it.body)
+		gather:
+			for len(a.inflight) < a.cfg.Window && len(a.inflight)-first < maxBatch && size < maxBatchBytes {
+				select {
+				case v, ok := <-items:
+					if !ok {
+						eof = true
+						break gather
+					}
+					if v.err != nil {
+						endErr = v.err
+						eof = true
+						break gather
+					}
+					a.inflight = append(a.inflight, &flightItem{item: v})
+					size += len(v.body)
+				default:
+					break gather
+				}
+			}
+			if err := a.sendBatch(a.inflight[first:]); err != nil {
 				return a.undelivered(err, len(items))
 			}
 		case <-a.results.ready:
@@ -139,14 +166,57 @@ func (a *acker) run(ctx context.Context, items <-chan item, sk *skips) error {
 	return sk.take()
 }
 
+// sendBatch sends events with an ack request each, in order: the text and
+// JSON ones together (SendAll), a binary one on its own. A failure stops
+// it (failed: the unacknowledged go again after a reconnect).
+func (a *acker) sendBatch(fs []*flightItem) error {
+	now := time.Now()
+	for len(fs) > 0 {
+		if fs[0].body == nil {
+			if err := a.failed(fs[0], a.send(fs[0])); err != nil || a.resend {
+				return err
+			}
+			fs = fs[1:]
+			continue
+		}
+		n := 0
+		bodies, dones := a.bodies[:0], a.dones[:0]
+		for n < len(fs) && fs[n].body != nil {
+			f := fs[n]
+			f.sent = now
+			bodies = append(bodies, f.body)
+			dones = append(dones, func(args []any, err error) { a.results.put(ackResult{f, args, err}) })
+			n++
+		}
+		written, err := a.cn.SendAll(bodies, dones)
+		clear(bodies)
+		clear(dones)
+		a.bodies, a.dones = bodies, dones
+		for _, f := range fs[:written] {
+			f.written = true
+		}
+		if err != nil {
+			return a.failed(fs[written], err)
+		}
+		fs = fs[n:]
+	}
+	return nil
+}
+
 // send sends one event with an ack request.
 func (a *acker) send(f *flightItem) error {
 	f.sent = time.Now()
 	done := func(args []any, err error) { a.results.put(ackResult{f, args, err}) }
+	var err error
 	if f.body != nil {
-		return a.cn.Send(f.body, done)
+		err = a.cn.Send(f.body, done)
+	} else {
+		err = a.cn.Emit(f.event, f.args, done)
 	}
-	return a.cn.Emit(f.event, f.args, done)
+	if err == nil {
+		f.written = true
+	}
+	return err
 }
 
 // failed takes the error of sending f, now or later (its
@@ -240,7 +310,9 @@ func (a *acker) reconnect(ctx context.Context) error {
 		if f.acked {
 			continue
 		}
-		a.resent++
+		if f.written {
+			a.resent++
+		}
 		if err := a.failed(f, a.send(f)); err != nil || a.resend {
 			return err
 		}

@@ -38,6 +38,24 @@ func (f *faultConn) Send(body []byte, done func([]any, error)) error {
 	return f.Conn.Send(body, done)
 }
 
+// SendAll sends the bodies one at a time, as Send does, up to the first
+// that fault fails.
+func (f *faultConn) SendAll(bodies [][]byte, done []func([]any, error)) (int, error) {
+	for i, body := range bodies {
+		f.mu.Lock()
+		f.sends[string(body)]++
+		n := f.sends[string(body)]
+		f.mu.Unlock()
+		if err := f.fault(f.Conn, string(body), n); err != nil {
+			return i, err
+		}
+		if sent, err := f.Conn.SendAll(bodies[i:i+1], done[i:i+1]); err != nil {
+			return i + sent, err
+		}
+	}
+	return len(bodies), nil
+}
+
 // runAcker sends the text lines with --ack over a connection to base
 // with faults, as Run does.
 func runAcker(t *testing.T, base string, lines []string, fault func(*conn.Conn, string, int) error) (string, error) {

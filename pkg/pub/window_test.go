@@ -67,6 +67,15 @@ func (c *memConn) Send(body []byte, done func([]any, error)) error {
 	return nil
 }
 
+func (c *memConn) SendAll(bodies [][]byte, done []func([]any, error)) (int, error) {
+	for i, b := range bodies {
+		if err := c.Send(b, done[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(bodies), nil
+}
+
 func (c *memConn) Emit(event string, args []any, done func([]any, error)) error {
 	return c.Send([]byte(event), done)
 }
