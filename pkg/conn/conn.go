@@ -75,6 +75,12 @@ type Options struct {
 	// as []byte). It runs on the connection's reading goroutine: blocking
 	// in it stops reading.
 	OnEvent func(event string, args []any)
+	// OnIdle, when set, is called on the reading goroutine whenever every
+	// event read so far went to OnEvent and reading is about to wait for
+	// more from the network (over long-polling: no message is queued). A
+	// consumer that gathers events hands them on here. Blocking in it
+	// stops reading, as in OnEvent.
+	OnIdle func()
 	// OnState, when set, gets every change of the connection, in order. It
 	// runs on the connection's goroutines: it must not block for long.
 	OnState func(State)
@@ -129,9 +135,9 @@ type Conn struct {
 	everJoined  bool
 	closed      bool
 	lastErr     string
-	pid         string    // the session's private id, when the server recovers sessions
-	offset      string    // the offset of the last event received in the session
-	lastHeard   time.Time // when the last joined connection last read a frame
+	pid         string          // the session's private id, when the server recovers sessions
+	offset      json.RawMessage // the offset of the last event received in the session, a JSON string as it came
+	lastHeard   time.Time       // when the last joined connection last read a frame
 	confirms    []func(bool)
 	waiting     []func(bool)
 	flushN      int
@@ -207,6 +213,7 @@ func newConn(o Options) *Conn {
 			Proxy:            http.ProxyFromEnvironment,
 			TLSClientConfig:  tlsFor(o.URL, o.TLS),
 			HandshakeTimeout: handshakeWait,
+			NetDialContext:   dialTCP,
 			ReadBufferSize:   64 << 10,
 			WriteBufferSize:  16 << 10,
 		},
@@ -344,9 +351,9 @@ func (c *Conn) serve(l *link) bool {
 		// asks sio-serve to resume from the session's start, and any
 		// other server sees an offset it does not know.
 		auth["pid"] = c.pid
-		auth["offset"] = c.offset
-		if c.offset == "" {
-			auth["offset"] = noOffset
+		auth["offset"] = noOffset
+		if off, ok := lines.AsString(c.offset); ok {
+			auth["offset"] = off
 		}
 	}
 	c.mu.Unlock()
@@ -356,7 +363,7 @@ func (c *Conn) serve(l *link) bool {
 	}
 	r := &reader{c: c, l: l}
 	reason := r.loop()
-	c.lost(l, r.joined, r.lastHeard, reason)
+	c.lost(l, r.joined, r.lastHeard(), reason)
 	return r.joined
 }
 
@@ -410,7 +417,7 @@ func (c *Conn) joined(data []byte) {
 	// means the server resumed the session.
 	st.Recovered = ans.Pid != "" && ans.Pid == c.pid
 	if !st.Recovered {
-		c.offset = ""
+		c.offset = nil
 	}
 	c.pid = ans.Pid
 	c.recovering.Store(ans.Pid != "")

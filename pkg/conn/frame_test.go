@@ -3,7 +3,9 @@ package conn
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -71,6 +73,65 @@ func TestWholeFrames(t *testing.T) {
 	for i, m := range msgs {
 		if got := len(appendFrame(nil, m)); got != sizes[i] || frameSize(m) != sizes[i] {
 			t.Errorf("frame %d: %d bytes, frameSize %d, want %d", i, got, frameSize(m), sizes[i])
+		}
+	}
+}
+
+// Events that arrive together go to OnEvent one after the other, and
+// OnIdle comes once they all went, before the reader waits for more.
+func TestOnIdleAfterWhatArrivedTogether(t *testing.T) {
+	s := newFakeServer(t)
+	go func() {
+		fc := <-s.conns
+		<-fc.msgs
+		_ = fc.ws.WriteMessage(websocket.TextMessage, []byte(`40{"sid":"x"}`))
+		s.conns <- fc
+	}()
+	var mu sync.Mutex
+	got := 0
+	idle := make(chan int, 100)
+	c, err := Dial(context.Background(), Options{URL: s.url("/"),
+		OnEvent: func(string, []any) {
+			mu.Lock()
+			got++
+			mu.Unlock()
+		},
+		OnIdle: func() {
+			mu.Lock()
+			n := got
+			mu.Unlock()
+			select {
+			case idle <- n:
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fc := s.accept()
+	// Three events in one write of the server's frames (unmasked).
+	var frames []byte
+	for _, m := range []string{`42["e",1]`, `42["e",2]`, `42["e",3]`} {
+		frames = append(append(frames, 0x81, byte(len(m))), m...)
+	}
+	if _, err := fc.ws.NetConn().Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case n := <-idle:
+			switch n {
+			case 0:
+				continue // before the events came
+			case 3:
+				return
+			default:
+				t.Fatalf("OnIdle after %d of the 3 events that arrived together", n)
+			}
+		case <-deadline:
+			t.Fatal("no OnIdle after the events")
 		}
 	}
 }

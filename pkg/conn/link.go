@@ -29,6 +29,10 @@ type link struct {
 	// raw is the connection under a websocket, which writeAll writes
 	// frames to itself (frame.go); nil for long-polling.
 	raw net.Conn
+	// nc is the TCP connection under raw, which times the reads
+	// (netconn.go); nil for long-polling, or a connection not dialled by
+	// dialTCP.
+	nc *netConn
 
 	wmu  sync.Mutex
 	wbuf []byte // the frames of one writeAll, kept for the next
@@ -111,6 +115,7 @@ func openLink(ws frames) (*link, error) {
 		return nil, &dialError{msg: fmt.Sprintf("not a Socket.IO v4 server? the first message was %.40q", msg), permanent: true}
 	}
 	l := &link{ws: ws, raw: rawConn(ws)}
+	l.nc = netConnOf(l.raw)
 	if err := json.Unmarshal(msg[1:], &l.open); err != nil {
 		ws.Close()
 		return nil, &dialError{msg: "bad Engine.IO open packet: " + err.Error(), permanent: true}

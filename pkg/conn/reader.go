@@ -1,6 +1,8 @@
 package conn
 
 import (
+	"encoding/json"
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -15,10 +17,10 @@ type reader struct {
 	c *Conn
 	l *link
 
-	joined    bool
-	lastHeard time.Time
-	heard     atomic.Int64 // unix nanoseconds of the last frame, for the join watchdog
-	isJoined  atomic.Bool
+	joined   bool
+	heard    atomic.Int64 // unix nanoseconds of the last read from the server (over long-polling: of the last frame)
+	isJoined atomic.Bool
+	arena    []byte // what is left of the buffer the next message is read into (readMessage)
 
 	pending *packet  // a packet waiting for its attachments
 	bins    [][]byte // the attachments read so far
@@ -26,14 +28,27 @@ type reader struct {
 }
 
 // loop reads until the link ends and returns why it ended.
+//
+// Over a websocket the connection under it (netConn) arms the read
+// deadline and notes the time before and after each system call; over
+// long-polling the loop does, for each message.
 func (r *reader) loop() string {
 	wait := r.l.pingWait()
 	r.touch()
+	nc := r.l.nc
+	if nc != nil {
+		nc.wait, nc.heard, nc.idle = wait, &r.heard, r.idle
+	}
 	watch := time.AfterFunc(joinWait, r.watchJoin)
 	defer watch.Stop()
 	for {
-		_ = r.l.ws.SetReadDeadline(time.Now().Add(wait))
-		typ, msg, err := r.l.ws.ReadMessage()
+		if nc == nil {
+			if !r.l.queued() {
+				r.idle()
+			}
+			_ = r.l.ws.SetReadDeadline(time.Now().Add(wait))
+		}
+		typ, msg, err := r.next()
 		if err != nil {
 			if reason := r.l.closedReason(); reason != "" {
 				return reason
@@ -42,7 +57,9 @@ func (r *reader) loop() string {
 			r.l.close(reason)
 			return reason
 		}
-		r.touch()
+		if nc == nil {
+			r.touch()
+		}
 		if typ == websocket.BinaryMessage {
 			if r.l.msgpack {
 				r.msgpackPacket(msg)
@@ -59,6 +76,7 @@ func (r *reader) loop() string {
 			r.l.close("transport close")
 			return "transport close"
 		case '2': // ping
+			r.idle() // what was read goes on before a write can hold the reader up
 			if err := r.l.writeText([]byte("3")); err != nil {
 				r.l.close("transport error")
 			}
@@ -68,10 +86,60 @@ func (r *reader) loop() string {
 	}
 }
 
+// next reads the next message: straight from gorilla's reader into the
+// arena over a websocket, else as the link's frames give it.
+func (r *reader) next() (int, []byte, error) {
+	if ws := r.l.direct(); ws != nil {
+		return r.readMessage(ws)
+	}
+	return r.l.ws.ReadMessage()
+}
+
+// arenaSize is the size of the buffers messages are read into, one after
+// the other: a message is a slice of one (which it keeps from the
+// collector while anything holds on to it), not an allocation of its own
+// that gorilla's ReadMessage grows from 512 bytes.
+const arenaSize = 64 << 10
+
+// readMessage reads ws's next message into the arena.
+func (r *reader) readMessage(ws *websocket.Conn) (int, []byte, error) {
+	typ, rd, err := ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	b := r.arena[:0]
+	for {
+		if len(b) == cap(b) {
+			nb := make([]byte, len(b), max(arenaSize, 2*len(b)))
+			copy(nb, b)
+			b = nb
+		}
+		n, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+	}
+	r.arena = b[len(b):]
+	return typ, b[:len(b):len(b)], nil
+}
+
+// idle tells the consumer that every event read so far was handed to it
+// (Options.OnIdle).
+func (r *reader) idle() {
+	if f := r.c.opts.OnIdle; f != nil {
+		f()
+	}
+}
+
+// lastHeard is when the server was last heard.
+func (r *reader) lastHeard() time.Time { return time.Unix(0, r.heard.Load()) }
+
 func (r *reader) touch() {
-	now := time.Now()
-	r.lastHeard = now
-	r.heard.Store(now.UnixNano())
+	r.heard.Store(time.Now().UnixNano())
 }
 
 // watchJoin closes a link whose namespace CONNECT got no answer while the
@@ -163,14 +231,14 @@ func (r *reader) packet(p *packet, bins [][]byte) {
 			r.l.close("parse error")
 			return
 		}
-		deliver := func() { r.event(p.id, name, args) }
 		if !r.joined {
 			// A server replays what a resumed session missed before it
 			// answers the CONNECT (as Node does): deliver it after.
-			r.early = append(r.early, deliver)
+			id := p.id
+			r.early = append(r.early, func() { r.event(id, name, args) })
 			return
 		}
-		deliver()
+		r.event(p.id, name, args)
 	case pAck, pBinaryAck:
 		args, err := decodeArgs(p.data, bins)
 		if err != nil {
@@ -187,10 +255,20 @@ func (r *reader) packet(p *packet, bins [][]byte) {
 func (r *reader) event(id int64, name string, args []any) {
 	c := r.c
 	if c.recovering.Load() && len(args) > 0 {
-		if off, ok := lines.AsString(args[len(args)-1]); ok {
+		// Kept as it came, and read only to resume (offsetLocked).
+		switch off := args[len(args)-1].(type) {
+		case json.RawMessage:
+			if len(off) > 0 && off[0] == '"' {
+				args = args[:len(args)-1]
+				c.mu.Lock()
+				c.offset = off
+				c.mu.Unlock()
+			}
+		case string:
 			args = args[:len(args)-1]
+			raw, _ := json.Marshal(off)
 			c.mu.Lock()
-			c.offset = off
+			c.offset = raw
 			c.mu.Unlock()
 		}
 	}
