@@ -227,11 +227,28 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	done := make(chan struct{})
 	var closeDone sync.Once
 	defer closeDone.Do(func() { close(done) })
-	items := make(chan item, 1024)
-	put := func(it item) {
+	// The events the connection reads are gathered in batch and handed on
+	// together whenever its reader has handed over everything it read
+	// (OnIdle), before a change of the connection, or at maxBatch: one
+	// hand-off per read rather than per event.
+	items := make(chan []item, 4)
+	var (
+		mu    sync.Mutex
+		batch []item
+	)
+	put := func(b []item) {
 		select {
-		case items <- it:
+		case items <- b:
 		case <-done:
+		}
+	}
+	handOff := func() {
+		mu.Lock()
+		b := batch
+		batch = nil
+		mu.Unlock()
+		if len(b) > 0 {
+			put(b)
 		}
 	}
 	cn, err := conn.Dial(ctx, conn.Options{
@@ -255,9 +272,22 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 			if c.Timestamp {
 				it.at = time.Now()
 			}
-			put(it)
+			mu.Lock()
+			if batch == nil {
+				batch = make([]item, 0, 16)
+			}
+			batch = append(batch, it)
+			full := len(batch) >= maxBatch
+			mu.Unlock()
+			if full {
+				handOff()
+			}
 		},
-		OnState: func(s conn.State) { put(item{state: &s}) },
+		OnIdle: handOff,
+		OnState: func(s conn.State) {
+			handOff()
+			put([]item{{state: &s}})
+		},
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -283,26 +313,36 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	printed, gaps := 0, 0
 	for {
 		select {
-		case it := <-items:
-			if it.state != nil {
-				// What was printed goes out before anything is said.
+		case b := <-items:
+			before := printed
+			for _, it := range b {
+				if it.state != nil {
+					// What was printed goes out before anything is said.
+					if err := out.flush(); err != nil {
+						return writeError(err)
+					}
+					if err := report(stdio.Err, c, *it.state, &gaps); err != nil {
+						return err
+					}
+					continue
+				}
+				p.Time = it.at
+				if err := out.write(p.Line(it.name, it.args)); err != nil {
+					return writeError(err)
+				}
+				printed++
+				if c.Count > 0 && printed >= c.Count {
+					return writeError(out.flush())
+				}
+			}
+			// Flushed whenever no further event is waiting: the events
+			// read together go out with one write.
+			if len(items) == 0 {
 				if err := out.flush(); err != nil {
 					return writeError(err)
 				}
-				if err := report(stdio.Err, c, *it.state, &gaps); err != nil {
-					return err
-				}
-				continue
 			}
-			p.Time = it.at
-			if err := out.write(p.Line(it.name, it.args), len(items) == 0); err != nil {
-				return writeError(err)
-			}
-			printed++
-			if c.Count > 0 && printed >= c.Count {
-				return writeError(out.flush())
-			}
-			if timer != nil {
+			if timer != nil && printed > before {
 				timer.Reset(c.Timeout)
 			}
 		case <-timeout:
@@ -317,6 +357,10 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		}
 	}
 }
+
+// maxBatch is the most events handed from the connection's reader to the
+// printer at once.
+const maxBatch = 256
 
 // report says on stderr what a change of the connection means for the
 // output: a lost connection, and on a reconnect whether events may be
@@ -384,18 +428,13 @@ func newOutput(w io.Writer) *output {
 	return &output{w: w, buf: bufio.NewWriterSize(w, 64<<10)}
 }
 
-func (o *output) write(line []byte, flush bool) error {
+func (o *output) write(line []byte) error {
 	if o.buf == nil {
 		_, err := o.w.Write(line)
 		return err
 	}
-	if _, err := o.buf.Write(line); err != nil {
-		return err
-	}
-	if flush {
-		return o.buf.Flush()
-	}
-	return nil
+	_, err := o.buf.Write(line)
+	return err
 }
 
 func (o *output) flush() error {
