@@ -109,7 +109,13 @@ const hex = "0123456789abcdef"
 
 // AppendString appends s as a JSON string. s must be valid UTF-8 (Parse
 // checks); invalid bytes are replaced with U+FFFD as encoding/json does.
-func AppendString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
+
+// AppendBytesString is AppendString for text in a byte slice (a line as
+// read), without making a string of it first.
+func AppendBytesString(dst []byte, b []byte) []byte { return appendString(dst, b) }
+
+func appendString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -136,7 +142,8 @@ func AppendString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		// At most utf8.UTFMax bytes made a string: on the stack.
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)

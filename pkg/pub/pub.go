@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sio-tools/sio/pkg/cli"
 	"github.com/sio-tools/sio/pkg/conn"
@@ -288,9 +289,15 @@ func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<
 	defer close(items)
 	pace := newPacer(c.Rate)
 	defer pace.stop()
+	enc := newEncoder(c, lim)
 	send := func(it item) bool {
 		if it.err == nil && !pace.wait(ctx) {
 			return false
+		}
+		select {
+		case items <- it:
+			return true
+		default:
 		}
 		select {
 		case items <- it:
@@ -302,7 +309,7 @@ func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<
 	if c.Message != nil {
 		// The message whole (not split into lines), once or --count times.
 		for n := 1; n <= max(c.Count, 1); n++ {
-			it, err := encode(c, lim, n, []byte(*c.Message))
+			it, err := enc.encode(n, []byte(*c.Message))
 			if err != nil {
 				send(item{err: &cli.Error{Code: cli.ExitData, Err: fmt.Errorf("-m: %v", err)}})
 				return
@@ -325,7 +332,7 @@ func read(ctx context.Context, c Config, lim limit, stdio cli.Stdio, items chan<
 		}
 		if err == nil {
 			var it item
-			if it, err = encode(c, lim, r.Line(), b); err == nil {
+			if it, err = enc.encode(r.Line(), b); err == nil {
 				if !send(it) {
 					return
 				}
@@ -452,11 +459,78 @@ type limit struct {
 
 // encode parses one line and encodes its event (encodeEvent).
 func encode(c Config, lim limit, n int, line []byte) (item, error) {
-	ev, args, err := lines.Parse(c.Format, c.Event, line)
+	e := newEncoder(c, lim)
+	return e.encode(n, line)
+}
+
+// encoder encodes the events of the lines read, one after the other. The
+// bodies of text and JSON events are cut from large buffers, not each
+// allocated, and a text line goes straight into its body.
+type encoder struct {
+	c     Config
+	lim   limit
+	head  []byte // `["event",`, how a text line's body starts
+	buf   []byte // where a body is made
+	chunk []byte // what is left of the buffer the bodies are kept in
+}
+
+func newEncoder(c Config, lim limit) *encoder {
+	head := append(lines.AppendString([]byte{'['}, c.Event), ',')
+	return &encoder{c: c, lim: lim, head: head}
+}
+
+// encode parses line n and encodes its event, as encodeEvent does.
+func (e *encoder) encode(n int, line []byte) (item, error) {
+	if e.c.Format == lines.Text && utf8.Valid(line) {
+		// What lines.Parse and lines.EncodeArray make of it.
+		e.buf = append(lines.AppendBytesString(append(e.buf[:0], e.head...), line), ']')
+		if err := e.lim.check(e.buf); err != nil {
+			return item{}, err
+		}
+		return item{line: n, body: e.keep(e.buf), event: e.c.Event}, nil
+	}
+	ev, args, err := lines.Parse(e.c.Format, e.c.Event, line)
 	if err != nil {
 		return item{}, err
 	}
-	return encodeEvent(lim, n, ev, args)
+	if lines.HasBinary(args) {
+		return encodeEvent(e.lim, n, ev, args)
+	}
+	if e.buf, err = lines.EncodeArray(e.buf[:0], ev, args); err != nil {
+		return item{}, err
+	}
+	if err := e.lim.check(e.buf); err != nil {
+		return item{}, err
+	}
+	return item{line: n, body: e.keep(e.buf), event: ev}, nil
+}
+
+// bodyChunk is the size of the buffers bodies are kept in; a body over
+// bodyOwn gets a buffer of its own.
+const (
+	bodyChunk = 64 << 10
+	bodyOwn   = 4 << 10
+)
+
+// keep copies a body out of the encoder's buffer.
+func (e *encoder) keep(b []byte) []byte {
+	if len(b) > bodyOwn {
+		return append([]byte(nil), b...)
+	}
+	if cap(e.chunk)-len(e.chunk) < len(b) {
+		e.chunk = make([]byte, 0, bodyChunk)
+	}
+	start := len(e.chunk)
+	e.chunk = append(e.chunk, b...)
+	return e.chunk[start:len(e.chunk):len(e.chunk)]
+}
+
+// check refuses an event body over the limit.
+func (lim limit) check(body []byte) error {
+	if size := lim.header + len(body); size > lim.max {
+		return fmt.Errorf("event is %d bytes as sent, over %s", size, lim.what)
+	}
+	return nil
 }
 
 // encodeEvent encodes line n's event, refusing one over the limit or one
@@ -479,8 +553,8 @@ func encodeEvent(lim limit, n int, ev string, args []any) (item, error) {
 	if err != nil {
 		return item{}, err
 	}
-	if size := lim.header + len(body); size > lim.max {
-		return item{}, fmt.Errorf("event is %d bytes as sent, over %s", size, lim.what)
+	if err := lim.check(body); err != nil {
+		return item{}, err
 	}
 	return item{line: n, body: body, event: ev}, nil
 }
@@ -517,6 +591,7 @@ type publisher struct {
 	maybeLost int           // lines in flight when a connection was lost
 	progress  chan struct{} // a confirmation came back (or failed)
 
+	batch  []item   // run's, kept
 	bodies [][]byte // send's, kept
 }
 
@@ -570,11 +645,14 @@ loop:
 		if err := p.waitWindow(ctx); err != nil {
 			return p.undelivered(err, 1+unread())
 		}
-		batch := []item{it}
+		batch := append(p.batch[:0], it)
 		if it.body != nil {
 			batch, held = p.gather(batch, items)
 		}
-		if unsent, err := p.send(ctx, batch); err != nil {
+		unsent, err := p.send(ctx, batch)
+		clear(batch)
+		p.batch = batch[:0]
+		if err != nil {
 			return p.undelivered(err, unsent+unread())
 		}
 		p.mu.Lock()
