@@ -81,33 +81,75 @@ func parsePacket(b []byte) (packet, error) {
 	return p, nil
 }
 
-// decodeEvent reads an EVENT's data, ["name", args...]. JSON arguments
-// come back as json.RawMessage, exactly as they were sent (key order,
-// number spelling); those of an event with attachments are decoded, with
-// each placeholder replaced by its attachment ([]byte).
-func decodeEvent(data []byte, bins [][]byte) (string, []any, error) {
-	args, err := decodeArgs(data, bins)
+// decoder decodes the data of packets, one after the other: it keeps the
+// slice it splits arrays into, and the last event name, which most events
+// repeat.
+type decoder struct {
+	raws []json.RawMessage
+	name string
+}
+
+// event reads an EVENT's data, ["name", args...]. JSON arguments come
+// back as json.RawMessage, exactly as they were sent (key order, number
+// spelling); those of an event with attachments are decoded, with each
+// placeholder replaced by its attachment ([]byte).
+func (d *decoder) event(data []byte, bins [][]byte) (string, []any, error) {
+	raws, err := d.split(data)
 	if err != nil {
 		return "", nil, err
 	}
-	if len(args) == 0 {
+	defer d.forget()
+	if len(raws) == 0 {
 		return "", nil, fmt.Errorf("%w: an event without a name", errBadPacket)
 	}
-	name, ok := lines.AsString(args[0])
+	name, ok := d.eventName(raws[0])
 	if !ok {
 		return "", nil, fmt.Errorf("%w: an event name that is not a string", errBadPacket)
 	}
-	return name, args[1:], nil
+	args, err := decodeArgs(raws[1:], bins)
+	return name, args, err
 }
 
-// decodeArgs reads a JSON array of arguments (an EVENT's or an ACK's).
-// An argument without a placeholder stays as it came (json.RawMessage);
-// one with placeholders is decoded, and gets its attachments.
-func decodeArgs(data []byte, bins [][]byte) ([]any, error) {
-	raw, err := lines.SplitArray(data)
+// args reads an ACK's data, a JSON array of arguments, as event does.
+func (d *decoder) args(data []byte, bins [][]byte) ([]any, error) {
+	raws, err := d.split(data)
+	if err != nil {
+		return nil, err
+	}
+	defer d.forget()
+	return decodeArgs(raws, bins)
+}
+
+func (d *decoder) split(data []byte) ([]json.RawMessage, error) {
+	raws, err := lines.AppendElements(d.raws[:0], data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadPacket, err)
 	}
+	d.raws = raws
+	return raws, nil
+}
+
+// forget lets go of the message the elements were cut from.
+func (d *decoder) forget() { clear(d.raws) }
+
+// eventName reads an event's name, the string it was the last time when
+// it is the same.
+func (d *decoder) eventName(raw json.RawMessage) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && string(raw[1:n-1]) == d.name &&
+		bytes.IndexByte(raw[1:n-1], '\\') < 0 {
+		return d.name, true
+	}
+	name, ok := lines.AsString(raw)
+	if ok {
+		d.name = name
+	}
+	return name, ok
+}
+
+// decodeArgs makes the arguments of the elements of an array. One without
+// a placeholder stays as it came (json.RawMessage); one with placeholders
+// is decoded, and gets its attachments.
+func decodeArgs(raw []json.RawMessage, bins [][]byte) ([]any, error) {
 	args := make([]any, len(raw))
 	used := make([]bool, len(bins))
 	for i, r := range raw {
@@ -121,6 +163,7 @@ func decodeArgs(data []byte, bins [][]byte) ([]any, error) {
 		if err := d.Decode(&v); err != nil {
 			return nil, fmt.Errorf("%w: %v", errBadPacket, err)
 		}
+		var err error
 		if args[i], err = fillPlaceholders(v, bins, used, 0); err != nil {
 			return nil, err
 		}

@@ -22,6 +22,7 @@ type reader struct {
 	isJoined atomic.Bool
 	arena    []byte // what is left of the buffer the next message is read into (readMessage)
 
+	dec     decoder
 	pending *packet  // a packet waiting for its attachments
 	bins    [][]byte // the attachments read so far
 	early   []func() // events read before the CONNECT answer
@@ -164,7 +165,8 @@ func (r *reader) message(b []byte) {
 		return
 	}
 	if p.attachments > 0 {
-		r.pending, r.bins = &p, make([][]byte, 0, p.attachments)
+		pending := p
+		r.pending, r.bins = &pending, make([][]byte, 0, p.attachments)
 		return
 	}
 	r.packet(&p, nil)
@@ -226,7 +228,7 @@ func (r *reader) packet(p *packet, bins [][]byte) {
 	case pDisconnect:
 		r.l.close("io server disconnect")
 	case pEvent, pBinaryEvent:
-		name, args, err := decodeEvent(p.data, bins)
+		name, args, err := r.dec.event(p.data, bins)
 		if err != nil {
 			r.l.close("parse error")
 			return
@@ -240,7 +242,7 @@ func (r *reader) packet(p *packet, bins [][]byte) {
 		}
 		r.event(p.id, name, args)
 	case pAck, pBinaryAck:
-		args, err := decodeArgs(p.data, bins)
+		args, err := r.dec.args(p.data, bins)
 		if err != nil {
 			r.l.close("parse error")
 			return

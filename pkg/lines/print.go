@@ -52,6 +52,12 @@ func (p *Printer) Line(event string, args []any) []byte {
 	switch p.Format {
 	case Text:
 		if len(args) == 1 {
+			if raw, ok := args[0].(json.RawMessage); ok && isPlainString(raw) {
+				// No escapes, no CR or LF: the bytes between the quotes.
+				p.buf.Write(raw[1 : len(raw)-1])
+				p.buf.WriteByte('\n')
+				return p.buf.Bytes()
+			}
 			if s, ok := AsString(args[0]); ok {
 				writeOneLine(&p.buf, s)
 				p.buf.WriteByte('\n')

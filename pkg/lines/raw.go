@@ -10,6 +10,12 @@ import (
 // bytes it was sent as (surrounding white space aside). It is
 // json.Unmarshal into []json.RawMessage, without reflection.
 func SplitArray(data []byte) ([]json.RawMessage, error) {
+	return AppendElements(nil, data)
+}
+
+// AppendElements is SplitArray appending the elements to dst, so that a
+// caller can reuse one slice for them.
+func AppendElements(dst []json.RawMessage, data []byte) ([]json.RawMessage, error) {
 	if !json.Valid(data) {
 		var raw []json.RawMessage
 		return nil, json.Unmarshal(data, &raw) // says why
@@ -18,7 +24,7 @@ func SplitArray(data []byte) ([]json.RawMessage, error) {
 	if i >= len(data) || data[i] != '[' {
 		return nil, errors.New("not a JSON array")
 	}
-	var out []json.RawMessage
+	out := dst
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == ']' {
 		return out, nil
@@ -73,17 +79,24 @@ func skipSpace(b []byte, i int) int {
 // plainString returns the string a raw JSON string stands for when it has
 // no escapes and is valid UTF-8 (the common case), without decoding.
 func plainString(raw []byte) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+	if !isPlainString(raw) {
 		return "", false
+	}
+	return string(raw[1 : len(raw)-1]), true
+}
+
+// isPlainString tells whether raw is a JSON string without escapes or
+// control characters, in valid UTF-8: the bytes between its quotes are
+// the string.
+func isPlainString(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
 	}
 	s := raw[1 : len(raw)-1]
 	for _, c := range s {
 		if c == '\\' || c == '"' || c < 0x20 {
-			return "", false
+			return false
 		}
 	}
-	if !utf8.Valid(s) {
-		return "", false
-	}
-	return string(s), true
+	return utf8.Valid(s)
 }
