@@ -2,6 +2,10 @@ package conn
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -133,5 +137,38 @@ func TestOnIdleAfterWhatArrivedTogether(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no OnIdle after the events")
 		}
+	}
+}
+
+// Over long-polling the messages of one write go in one POST, packets
+// separated by \x1e (binary as "b" and base64), and in more POSTs when
+// one would be over the server's maxPayload.
+func TestPostAllSplitsAtTheLimit(t *testing.T) {
+	var mu sync.Mutex
+	var posts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posts = append(posts, string(b))
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	p := &pollFrames{client: srv.Client(), url: srv.URL, done: make(chan struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	defer p.Close()
+	msgs := []out{
+		{typ: websocket.TextMessage, head: []byte("4"), body: []byte(`2["a"]`)},
+		{typ: websocket.BinaryMessage, body: []byte{1, 2, 3}},
+		{typ: websocket.TextMessage, body: []byte(strings.Repeat("x", 20))},
+		{typ: websocket.TextMessage, body: []byte("3")},
+	}
+	n, err := p.postAll(msgs, 24)
+	if err != nil || n != len(msgs) {
+		t.Fatalf("postAll: %d, %v", n, err)
+	}
+	want := []string{"42[\"a\"]\x1ebAQID", strings.Repeat("x", 20) + "\x1e3"}
+	if fmt.Sprintf("%q", posts) != fmt.Sprintf("%q", want) {
+		t.Errorf("POSTs %q, want %q", posts, want)
 	}
 }

@@ -202,12 +202,21 @@ func (l *link) writePacket(text []byte, bins [][]byte) error {
 }
 
 // writeAll writes msgs in order: over a websocket their frames with one
-// write, over long-polling one POST each. It returns how many were
-// written whole (the others did not reach the network whole: a server
-// drops a frame cut short with the connection).
+// write, over long-polling as few POSTs as the server's maxPayload
+// allows. It returns how many were written whole (the others did not
+// reach the network whole: a server drops a frame cut short with the
+// connection).
 func (l *link) writeAll(msgs []out) (int, error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	if p, ok := l.ws.(*pollFrames); ok {
+		limit := int(l.open.MaxPayload)
+		if limit <= 0 {
+			limit = 1e6 // Engine.IO's default
+		}
+		_ = p.SetWriteDeadline(time.Now().Add(writeWait))
+		return p.postAll(msgs, limit)
+	}
 	if l.raw == nil {
 		for i, m := range msgs {
 			payload := m.body

@@ -219,15 +219,31 @@ func (p *pollFrames) SetWriteDeadline(t time.Time) error {
 func (p *pollFrames) WriteMessage(typ int, msg []byte) error {
 	var body []byte
 	switch typ {
-	case websocket.TextMessage:
-		body = msg
-	case websocket.BinaryMessage:
-		body = append([]byte("b"), base64.StdEncoding.EncodeToString(msg)...)
+	case websocket.TextMessage, websocket.BinaryMessage:
+		body = appendPolled(nil, typ, nil, msg)
 	case websocket.CloseMessage:
 		body = []byte("1")
 	default:
 		return nil
 	}
+	return p.post(body)
+}
+
+// appendPolled appends a message (head and then body) as a packet of a
+// long-polling payload: text as it is, binary as "b" and base64.
+func appendPolled(b []byte, typ int, head, body []byte) []byte {
+	if typ != websocket.BinaryMessage {
+		return append(append(b, head...), body...)
+	}
+	b = append(b, 'b')
+	if len(head) > 0 {
+		body = append(append(make([]byte, 0, len(head)+len(body)), head...), body...)
+	}
+	return base64.StdEncoding.AppendEncode(b, body)
+}
+
+// post POSTs a payload: one or more packets separated by payloadSep.
+func (p *pollFrames) post(body []byte) error {
 	select {
 	case <-p.done:
 		return net.ErrClosed
@@ -247,6 +263,34 @@ func (p *pollFrames) WriteMessage(typ int, msg []byte) error {
 		p.fail(err)
 	}
 	return err
+}
+
+// postAll POSTs msgs in as few payloads as the server takes (limit bytes
+// each, its maxPayload), in order. It returns how many were posted.
+func (p *pollFrames) postAll(msgs []out, limit int) (int, error) {
+	var body []byte
+	posted, inBody := 0, 0
+	for _, m := range msgs {
+		start := len(body)
+		if inBody > 0 {
+			body = append(body, payloadSep)
+		}
+		body = appendPolled(body, m.typ, m.head, m.body)
+		if inBody > 0 && len(body) > limit {
+			// It goes in the next payload.
+			next := append([]byte(nil), body[start+1:]...)
+			if err := p.post(body[:start]); err != nil {
+				return posted, err
+			}
+			posted += inBody
+			body, inBody = next, 0
+		}
+		inBody++
+	}
+	if err := p.post(body); err != nil {
+		return posted, err
+	}
+	return posted + inBody, nil
 }
 
 // Close ends the connection: the GET out is given up.
