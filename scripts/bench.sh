@@ -17,6 +17,13 @@
 #      the publishers' node's only, as in 6. The load generator is not the
 #      bound here (0.3 to 0.4 of a core, docs/BENCHMARKS.md): the two nodes
 #      are, sharing the machine with it and redis-server
+#   scale (on demand, scripts/scale.sh): BENCH_SCALE_CONNS websocket
+#      clients (100,000) from the loopback source addresses 127.0.0.2 and up
+#      connect to one fresh server, stay BENCH_SCALE_HOLD (60s), then one
+#      more client emits one event the server relays to all: connects/s,
+#      server RSS and CPU while idle, the time until every client got it,
+#      connections lost. Raises ulimit -n first (conns + 200 for each
+#      process) and fails if it cannot
 #   pipeline: seq 1 100000 | sio-pub -> sio-serve -> sio-sub, against Node
 #      clients through the Node relay and mosquitto_pub -l -> mosquitto ->
 #      mosquitto_sub
@@ -41,9 +48,16 @@
 #                    connections for 3 s (about 30 s)
 #   BENCH_RUNS=N     runs per scenario and server
 #   BENCH_ONLY=LIST  only these scenarios, a comma list of 1 2 3 4 5 6 7
-#                    pipeline storm (default: all but storm, which
-#                    scripts/connect-storm.sh runs)
+#                    pipeline storm scale (default: all but storm, which
+#                    scripts/connect-storm.sh runs, and scale,
+#                    scripts/scale.sh)
 #   BENCH_STORM_PARALLEL=N  connects in flight at once in storm (100)
+#   BENCH_SCALE_CONNS=N     clients in scale (100000; BENCH_QUICK: 10000)
+#   BENCH_SCALE_HOLD=D      how long they stay idle (60s; BENCH_QUICK: 6s)
+#   BENCH_SCALE_PARALLEL=N  connects in flight at once (200)
+#   BENCH_SCALE_PER_SOURCE=N  clients per source address (5000)
+#   BENCH_SCALE_FORCE=1     run scale even when ulimit -n is too low, to
+#                    see where the server or the generator stops
 # Every process it starts is stopped on exit, Ctrl-C or SIGTERM.
 set -eu
 cd "$(dirname "$0")/.."
@@ -63,6 +77,57 @@ fi
 export NODE_PATH=$PWD/node_modules
 
 log() { printf 'bench: %4ds %s\n' "$SECONDS" "$*" >&2; }
+
+want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
+
+# scale: every connection is an open file in the server and one in the
+# generator; each process needs sc_conns plus 200 for itself. Raise the
+# limit here, before anything starts, so that both inherit it.
+if want scale; then
+	sc_conns=${BENCH_SCALE_CONNS:-$((100000 / scale))}
+	sc_hold=${BENCH_SCALE_HOLD:-$((60 / scale))s}
+	sc_parallel=${BENCH_SCALE_PARALLEL:-200}
+	sc_per_source=${BENCH_SCALE_PER_SOURCE:-5000}
+	sc_runs=${BENCH_RUNS:-1}
+	sc_need=$((sc_conns + 200))
+	sc_err=
+	sc_hard=$(ulimit -Hn)
+	if [ "$sc_hard" != unlimited ] && [ "$sc_hard" -lt "$sc_need" ]; then
+		sc_err=$(ulimit -Hn "$sc_need" 2>&1) || true
+		sc_hard=$(ulimit -Hn)
+	fi
+	if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$sc_need" ]; then
+		if [ "$sc_hard" = unlimited ] || [ "$sc_hard" -ge "$sc_need" ]; then
+			ulimit -Sn "$sc_need"
+		else
+			ulimit -Sn "$sc_hard"
+		fi
+	fi
+	log "scale: ulimit -n: wanted $sc_need ($sc_conns connections + 200), got $(ulimit -Sn) (hard limit $(ulimit -Hn))"
+	if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$sc_need" ]; then
+		sc_why=${sc_err:+ (raising it: ${sc_err##*: })}
+		sc_cap=$(awk '/^CapEff:/ { print $2 }' /proc/self/status 2>/dev/null || true)
+		if [ -n "$sc_cap" ] && [ $((0x$sc_cap >> 24 & 1)) = 0 ]; then
+			sc_why="$sc_why; this process lacks CAP_SYS_RESOURCE$([ "$(id -u)" != 0 ] || echo ', root or not (a container that keeps the limit)')"
+		fi
+		log "scale: cannot hold $sc_conns connections: the server (one process) needs an open file for each, and so does the generator, but the hard limit of open files is $sc_hard$sc_why"
+		log "scale: hint: at most $((sc_hard - 200)) here (BENCH_SCALE_CONNS=$((sc_hard - 200))); or raise the hard limit as root with CAP_SYS_RESOURCE (ulimit -Hn, LimitNOFILE= in a unit, /etc/security/limits.conf)"
+		if [ "${BENCH_SCALE_FORCE:-0}" = 0 ]; then
+			exit 1
+		fi
+		log "scale: BENCH_SCALE_FORCE: going on to see where it stops"
+	fi
+	sc_sources=$(((sc_conns + sc_per_source - 1) / sc_per_source))
+	read -r sc_lo sc_hi </proc/sys/net/ipv4/ip_local_port_range
+	log "scale: $sc_sources source addresses 127.0.0.2..127.0.0.$((sc_sources + 1)), $sc_per_source clients each; $((sc_hi - sc_lo + 1)) ephemeral ports per address"
+	if [ "$sc_per_source" -gt $((sc_hi - sc_lo + 1)) ]; then
+		log "scale: BENCH_SCALE_PER_SOURCE=$sc_per_source is more than the $((sc_hi - sc_lo + 1)) ephemeral ports of one address"
+		exit 1
+	fi
+	if [ -r /proc/sys/net/netfilter/nf_conntrack_max ] && [ "$(cat /proc/sys/net/netfilter/nf_conntrack_max)" -lt "$sc_need" ]; then
+		log "scale: warning: net.netfilter.nf_conntrack_max is $(cat /proc/sys/net/netfilter/nf_conntrack_max): connections past it may be dropped"
+	fi
+fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 scripts/peers.sh node mosquitto || log "some peers are missing; their rows stay empty"
@@ -131,8 +196,6 @@ start_server() {
 	log "$name did not start: $(cat "$errlog")"
 	return 1
 }
-
-want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
 
 # measure SERVER RUN TITLE KIND -- generator arguments: one measured run,
 # its JSON line appended to the results.
@@ -210,6 +273,28 @@ scenario storm-conn storm "connect storm, $storm_conns conns, pkg/conn.Dial" 0 -
 	storm -conns "$storm_conns" -parallel "$storm_parallel" -client conn
 scenario storm-raw storm "connect storm, $storm_conns conns, raw websocket" 0 -- \
 	storm -conns "$storm_conns" -parallel "$storm_parallel" -client raw
+
+# scale_scenario: see the top. A fresh server per run, sio-serve with no
+# limit on connections (its default is 10,000), then the Node relay.
+scale_scenario() {
+	local runs=$sc_runs run server title
+	title="scale, $sc_conns conns held $sc_hold, then 1 broadcast"
+	for run in $(seq "$runs"); do
+		for server in sio node; do
+			case $server in
+			sio) start_server sio --max-conns 0 || continue ;;
+			node) start_server node || continue ;;
+			esac
+			measure "$server" "$run" "$title" scale -- \
+				scale -conns "$sc_conns" -hold "$sc_hold" -parallel "$sc_parallel" -per-source "$sc_per_source" \
+				-timeout 15s -wait 60s -url "$srv_url" -pid "$srv_pid"
+			stop "$srv_pid"
+		done
+	done
+}
+if want scale; then
+	scale_scenario
+fi
 
 # cluster ID TITLE ADAPTER-FLAG: scenario 3 across two nodes of each kind
 # joined by ADAPTER-FLAG (--redis or --redis-streams) on $redis_url, a fresh

@@ -22,6 +22,9 @@ Modes:
           deliveries/s, latency, loss, duplicates, reordering, server CPU
   idle    hold idle connections: server RSS per connection, connections lost
   storm   open many connections: connect time (-client conn|raw)
+  scale   hold very many idle connections from several loopback source
+          addresses, then time one broadcast to all of them: connects/s,
+          server RSS and CPU while idle, time until all got it, losses
   table   read JSON lines on stdin, print the comparison table (markdown)
   port    print a free TCP port on 127.0.0.1
 
@@ -37,6 +40,11 @@ flow:   -pubs N -subs N -events N (per publisher) -window N -rate R (per
         to have sio-serve number the events for recovery, as for sio-sub)
 idle:   -conns N -hold D -parallel N
 storm:  -conns N -parallel N -client conn|raw -timeout D
+scale:  -conns N -parallel N (200) -per-source N (connections per source
+        address 127.0.0.2, .3, ...; 5000) -hold D -timeout D (one connect)
+        -max-failed N (stop connecting after N failures; 500) -wait D (for
+        the broadcast to reach all; 60s). Needs a limit on open files above
+        N for the generator and the server alike (ulimit -n)
 
 Exit status: 0 ok, 1 run failed, 2 usage.
 `
@@ -84,6 +92,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		parallel = fs.Int("parallel", 0, "")
 		client   = fs.String("client", "conn", "")
 		timeout  = fs.Duration("timeout", 30*time.Second, "")
+		perSrc   = fs.Int("per-source", 5000, "")
+		maxFail  = fs.Int("max-failed", 500, "")
+		wait     = fs.Duration("wait", 60*time.Second, "")
 	)
 	fs.Var(lab, "label", "")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -106,6 +117,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return 2
 		}
 		res, err = Storm{URL: *url, Conns: *conns, Parallel: *parallel, Client: *client, Timeout: *timeout}.Run(ctx)
+	case "scale":
+		res, err = Scale{URL: *url, Conns: *conns, Parallel: *parallel, PerSource: *perSrc, Hold: *hold, PID: *pid,
+			Timeout: *timeout, MaxFailed: *maxFail, Wait: *wait}.Run(ctx)
 	case "table":
 		err = Table(stdin, stdout)
 		if err != nil {

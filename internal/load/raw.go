@@ -68,12 +68,18 @@ func DialRaw(ctx context.Context, base string, onEvent func(data []byte, at time
 // events it missed when it comes back, numbered as sio-pub and sio-sub get
 // them).
 func DialRawAuth(ctx context.Context, base, auth string, onEvent func(data []byte, at time.Time)) (*Raw, error) {
+	return dialRawWith(ctx, &dialer, base, auth, onEvent)
+}
+
+// dialRawWith is DialRawAuth through d (the scale mode's dialers bind a
+// source address and keep small buffers).
+func dialRawWith(ctx context.Context, d *websocket.Dialer, base, auth string, onEvent func(data []byte, at time.Time)) (*Raw, error) {
 	join := []byte("40" + auth)
 	u, err := wsURL(base)
 	if err != nil {
 		return nil, err
 	}
-	ws, _, err := dialer.DialContext(ctx, u, nil)
+	ws, _, err := d.DialContext(ctx, u, nil)
 	if err != nil {
 		return nil, err
 	}

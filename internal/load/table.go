@@ -17,6 +17,14 @@ type column struct {
 	prec      int // decimals
 }
 
+// ratioBound names, for a figure, a 0/1 figure: where any run of either
+// server has 1 the ratio cell says the load generator was the bound
+// instead of a ratio.
+var ratioBound = map[string]string{"connects_per_s": "gen_bound"}
+
+// noRatio are figures of the machine or the generator, not the server.
+var noRatio = map[string]bool{"gen_cpu_connect": true, "machine_busy_connect": true, "connected": true}
+
 // The figures shown for each kind of scenario (label "kind").
 var kinds = map[string][]column{
 	"flow": {
@@ -48,6 +56,23 @@ var kinds = map[string][]column{
 		{"connect_max_ms", "connect max ms", 1},
 		{"over_2s", "connects over 2 s", 0},
 		{"failed", "failed connects", 0},
+	},
+	"scale": {
+		{"connected", "connected", 0},
+		{"connects_per_s", "connects/s", 0},
+		{"connect_p99_ms", "connect p99 ms", 1},
+		{"gen_cpu_connect", "generator CPU while connecting (cores)", 2},
+		{"server_cpu_connect", "server CPU while connecting (cores)", 2},
+		{"machine_busy_connect", "machine busy while connecting (of all cores)", 2},
+		{"rss_idle_mb", "server RSS MB, idle", 1},
+		{"rss_kb_per_conn", "server RSS KB/conn", 1},
+		{"rss_peak_mb", "server RSS MB, peak (connects, hold)", 1},
+		{"server_cpu_idle_pct", "server CPU idle, % of a core", 1},
+		{"server_cpu_idle_max_pct", "server CPU idle, busiest 5 s, % of a core", 1},
+		{"broadcast_all_ms", "broadcast reached all, ms", 1},
+		{"broadcast_p50_ms", "broadcast p50 ms", 1},
+		{"server_cpu_broadcast_s", "server CPU for the broadcast, s", 2},
+		{"scale_errors", "failed connects/lost/missed (sum of runs)", 0},
 	},
 }
 
@@ -87,6 +112,13 @@ func Table(r io.Reader, w io.Writer) error {
 			servers = append(servers, srv)
 		}
 		runs[[2]string{s, srv}]++
+		// scale: figures shown in other units than recorded.
+		if f, ok := m["rss_peak_kb"].(float64); ok {
+			m["rss_peak_mb"] = f / 1024
+		}
+		if f, ok := m["server_cpu_idle_max"].(float64); ok {
+			m["server_cpu_idle_max_pct"] = 100 * f
+		}
 		for k, v := range m {
 			if f, ok := v.(float64); ok {
 				values[tkey{s, srv, k}] = append(values[tkey{s, srv, k}], f)
@@ -99,6 +131,7 @@ func Table(r io.Reader, w io.Writer) error {
 			}
 		}
 		values[tkey{s, srv, "errors"}] = append(values[tkey{s, srv, "errors"}], errs)
+		values[tkey{s, srv, "scale_errors"}] = append(values[tkey{s, srv, "scale_errors"}], 0)
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -137,6 +170,8 @@ func Table(r io.Reader, w io.Writer) error {
 					row = append(row, "")
 				case c.key == "errors":
 					row = append(row, errorCell(values, s, srv))
+				case c.key == "scale_errors":
+					row = append(row, sumsCell(values, s, srv, "failed", "conns_lost", "broadcast_missed"))
 				default:
 					med, lo, hi := Median(append([]float64(nil), v...))
 					meds[srv] = med
@@ -146,7 +181,9 @@ func Table(r io.Reader, w io.Writer) error {
 			for _, r := range refs {
 				a, okA := meds["sio"]
 				b, okB := meds[r]
-				if okA && okB && b != 0 && c.key != "errors" {
+				if bk := ratioBound[c.key]; bk != "" && (anyOne(values[tkey{s, "sio", bk}]) || anyOne(values[tkey{s, r, bk}])) {
+					row = append(row, "load generator bound")
+				} else if okA && okB && b != 0 && !noRatio[c.key] && c.key != "errors" && c.key != "scale_errors" {
 					row = append(row, fmt.Sprintf("%.2f×", a/b))
 				} else {
 					row = append(row, "")
@@ -168,6 +205,28 @@ func errorCell(values map[tkey][]float64, s, srv string) string {
 		return t
 	}
 	return fmt.Sprintf("%s/%s/%s", num(sum("lost"), 0), num(sum("duplicates"), 0), num(sum("reordered"), 0))
+}
+
+// sumsCell sums each metric over the runs, joined by "/".
+func sumsCell(values map[tkey][]float64, s, srv string, metrics ...string) string {
+	cells := make([]string, len(metrics))
+	for i, m := range metrics {
+		t := 0.0
+		for _, x := range values[tkey{s, srv, m}] {
+			t += x
+		}
+		cells[i] = num(t, 0)
+	}
+	return strings.Join(cells, "/")
+}
+
+func anyOne(v []float64) bool {
+	for _, x := range v {
+		if x != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // num formats with prec decimals and thousands separators.
