@@ -17,6 +17,13 @@
 #      the publishers' node's only, as in 6. The load generator is not the
 #      bound here (0.3 to 0.4 of a core, docs/BENCHMARKS.md): the two nodes
 #      are, sharing the machine with it and redis-server
+#   8. 10 -> 10 at 250 events/s per publisher, 2,500 events each, driven by
+#      the official Node client instead (scripts/peers/load.js: the
+#      subscribers in one node process, the publishers in another), so the
+#      ratios do not rest on our own generator alone. Node's client is
+#      single-threaded: where either process used 0.9 of a core or more in
+#      any run (gen_bound), the table says "load generator bound" instead of
+#      a ratio for deliveries/s and latency
 #   scale (on demand, scripts/scale.sh): BENCH_SCALE_CONNS websocket
 #      clients (100,000) from the loopback source addresses 127.0.0.2 and up
 #      connect to one fresh server, stay BENCH_SCALE_HOLD (60s), then one
@@ -47,7 +54,7 @@
 #   BENCH_QUICK=1    a smoke run: a tenth of the events, 1 run, 200 idle
 #                    connections for 3 s (about 30 s)
 #   BENCH_RUNS=N     runs per scenario and server
-#   BENCH_ONLY=LIST  only these scenarios, a comma list of 1 2 3 4 5 6 7
+#   BENCH_ONLY=LIST  only these scenarios, a comma list of 1 2 3 4 5 6 7 8
 #                    pipeline storm scale (default: all but storm, which
 #                    scripts/connect-storm.sh runs, and scale,
 #                    scripts/scale.sh)
@@ -64,7 +71,7 @@ cd "$(dirname "$0")/.."
 
 quick=${BENCH_QUICK:-}
 runs=${BENCH_RUNS:-3}
-only=${BENCH_ONLY:-1,2,3,4,5,6,7,pipeline}
+only=${BENCH_ONLY:-1,2,3,4,5,6,7,8,pipeline}
 scale=1
 idle_conns=2000
 idle_hold=30s
@@ -334,6 +341,61 @@ fi
 cluster 6 "6. 10->10 over 2 nodes + Redis, $n2 events each" --redis
 cluster 7 "7. 10->10 over 2 nodes + Redis streams, $n2 events each" --redis-streams
 [ -z "$redis_url" ] || stop "$redis_pid"
+
+# node_load URL PID EVENTS AUTH: one run of scripts/peers/load.js, the
+# subscribers first, the publishers once they are all in; the subscribers'
+# JSON line goes to $tmp/nl-sub.json, the publishers' to $tmp/nl-pub.json.
+node_load() {
+	local url=$1 spid=$2 n=$3 auth=$4 sub_pid i ok=1
+	: >"$tmp/nl-sub.err"
+	node scripts/peers/load.js sub --url "$url" --subs 10 --pubs 10 --events "$n" --pid "$spid" \
+		${auth:+--auth "$auth"} >"$tmp/nl-sub.json" 2>"$tmp/nl-sub.err" &
+	sub_pid=$!
+	pids+=("$sub_pid")
+	for i in $(seq 300); do
+		grep -q '^ready' "$tmp/nl-sub.err" && break
+		kill -0 "$sub_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	node scripts/peers/load.js pub --url "$url" --pubs 10 --events "$n" --rate "$r8" \
+		${auth:+--auth "$auth"} >"$tmp/nl-pub.json" || ok=
+	wait "$sub_pid" || ok=
+	stop "$sub_pid"
+	[ -n "$ok" ] || log "load.js: $(cat "$tmp/nl-sub.err")"
+	[ -n "$ok" ] && [ -s "$tmp/nl-sub.json" ] && [ -s "$tmp/nl-pub.json" ]
+}
+
+# 8: a fresh server per run, warmed up with a tenth of the events first.
+# The result is the subscribers' line with their generator figures renamed
+# sub_*, the publishers' as pub_*, and gen_bound.
+n8=$((2500 / scale))
+r8=250
+if want 8; then
+	title8="8. 10->10 at $r8/s each, $n8 events each, Node client"
+	for run in $(seq "$runs"); do
+		for server in sio node; do
+			start_server "$server" || continue
+			auth8=
+			[ "$server" = node ] || auth8='{"sio_offsets":true}' # as in 1 to 4
+			log "$title8: $server, warm-up and run $run/$runs"
+			if node_load "$srv_url" "$srv_pid" $((n8 / 10)) "$auth8" &&
+				node_load "$srv_url" "$srv_pid" "$n8" "$auth8"; then
+				pub8=$(cat "$tmp/nl-pub.json")
+				sed 's/"generator_cpu_s"/"sub_cpu_s"/; s/"generator_cores"/"sub_cores"/; s/}$//' "$tmp/nl-sub.json" |
+					awk -v pub="$pub8" -v s="$server" -v r="$run" -v ts="$stamp" -v title="$title8" '{
+					pc = pub; sub(/.*"generator_cpu_s":/, "", pc); sub(/[,}].*/, "", pc)
+					pk = pub; sub(/.*"generator_cores":/, "", pk); sub(/[,}].*/, "", pk)
+					sk = $0; sub(/.*"sub_cores":/, "", sk); sub(/[,}].*/, "", sk)
+					printf "%s,\"pub_cpu_s\":%s,\"pub_cores\":%s,\"gen_bound\":%d,\"scenario\":\"%s\",\"kind\":\"nodeflow\",\"server\":\"%s\",\"run\":%d,\"time\":\"%s\"}\n",
+						$0, pc, pk, (sk + 0 >= 0.9 || pk + 0 >= 0.9), title, s, r, ts
+				}' >>"$results"
+			else
+				log "$title8: $server run $run failed"
+			fi
+			stop "$srv_pid"
+		done
+	done
+fi
 
 # pipeline_run SERVER RUN: one pipeline of n lines; appends a JSON line.
 pipeline_run() {

@@ -19,11 +19,17 @@ type column struct {
 
 // ratioBound names, for a figure, a 0/1 figure: where any run of either
 // server has 1 the ratio cell says the load generator was the bound
-// instead of a ratio.
-var ratioBound = map[string]string{"connects_per_s": "gen_bound"}
+// instead of a ratio. Only scale and nodeflow results carry gen_bound.
+var ratioBound = map[string]string{
+	"connects_per_s": "gen_bound", "deliveries_per_s": "gen_bound",
+	"p50_ms": "gen_bound", "p99_ms": "gen_bound", "max_ms": "gen_bound",
+}
 
 // noRatio are figures of the machine or the generator, not the server.
-var noRatio = map[string]bool{"gen_cpu_connect": true, "machine_busy_connect": true, "connected": true}
+var noRatio = map[string]bool{
+	"gen_cpu_connect": true, "machine_busy_connect": true, "connected": true,
+	"sub_cores": true, "pub_cores": true,
+}
 
 // The figures shown for each kind of scenario (label "kind").
 var kinds = map[string][]column{
@@ -39,6 +45,18 @@ var kinds = map[string][]column{
 		{"p99_ms", "latency p99 ms", 2},
 		{"max_ms", "latency max ms", 2},
 		{"server_cpu_s", "server CPU s", 2},
+		{"errors", "lost/dup/reordered (sum of runs)", 0},
+	},
+	// scripts/peers/load.js: the Node client, subscribers and publishers
+	// in one process each.
+	"nodeflow": {
+		{"deliveries_per_s", "deliveries/s", 0},
+		{"p50_ms", "latency p50 ms", 2},
+		{"p99_ms", "latency p99 ms", 2},
+		{"max_ms", "latency max ms", 2},
+		{"server_cpu_s", "server CPU s", 2},
+		{"sub_cores", "generator CPU, subscribers (cores)", 2},
+		{"pub_cores", "generator CPU, publishers (cores)", 2},
 		{"errors", "lost/dup/reordered (sum of runs)", 0},
 	},
 	"idle": {
