@@ -40,8 +40,9 @@ client.connect().then(() => {
     if (joined.length > 0) s.join(joined);
     s.on("fetchSockets", (...a) => { const cb = a.pop(); io.fetchSockets().then((l) => cb(l.length), (e) => cb("error: " + e.message)); });
     s.on("serverSideEmit", (...a) => { const cb = a.pop(); io.serverSideEmit("hello", (err, res) => cb(err ? "error: " + err.message : res.length)); });
+    s.on("broadcastWithAck", (...a) => { const cb = a.pop(); io.timeout(5000).emit("ackme", (err, acks) => cb(err ? "error: " + err.message : acks.length)); });
     s.onAny((ev, ...args) => {
-      if (ev === "fetchSockets" || ev === "serverSideEmit") return;
+      if (ev === "fetchSockets" || ev === "serverSideEmit" || ev === "broadcastWithAck") return;
       const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
       (joined.length > 0 ? s.to(joined) : s.broadcast).emit(ev, ...args);
       if (ack) ack();
@@ -147,6 +148,11 @@ func TestStreamsClusterRelaysEverywhere(t *testing.T) {
 	}
 	if got := ask("serverSideEmit"); got != "2" {
 		t.Errorf("Node's serverSideEmit got %s answers, want 2 (the two sio-serve nodes)", got)
+	}
+	// A broadcast with acks from Node: every client acknowledges, those
+	// of the sio-serve nodes included (4 sio-sub and the asker).
+	if got := ask("broadcastWithAck"); got != "5" {
+		t.Errorf("Node's broadcast with acks got %s acks, want 5", got)
 	}
 }
 
