@@ -23,7 +23,8 @@ type perAddress struct {
 }
 
 type addrCount struct {
-	requests int // handshake requests being served
+	requests int // handshake requests being served, that opened no connection yet
+	opened   int // requests being served that opened one (counted in conns)
 	conns    int // connections open
 	pending  int // of them, not joined to a namespace yet
 }
@@ -78,7 +79,11 @@ func (p *perAddress) admit(remote string) (reason string, done func()) {
 	return "", func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		c.requests--
+		if c.opened > 0 {
+			c.opened--
+		} else {
+			c.requests--
+		}
 		p.forget(h, c)
 	}
 }
@@ -98,6 +103,13 @@ func (p *perAddress) opened(remote string) (joined, closed func()) {
 	}
 	c.conns++
 	c.pending++
+	// The request that opened it no longer counts besides it: a client
+	// told it joined may come again before that request was done with,
+	// and was refused as one too many (TestRelayLimitsPerAddress).
+	if c.requests > 0 {
+		c.requests--
+		c.opened++
+	}
 	p.mu.Unlock()
 	var once sync.Once
 	joined = func() {
@@ -119,7 +131,7 @@ func (p *perAddress) opened(remote string) (joined, closed func()) {
 
 // forget drops the count of an address that holds nothing; p.mu is held.
 func (p *perAddress) forget(h string, c *addrCount) {
-	if c.requests == 0 && c.conns == 0 && c.pending == 0 {
+	if c.requests == 0 && c.opened == 0 && c.conns == 0 && c.pending == 0 {
 		delete(p.byAddr, h)
 	}
 }
