@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/sio-tools/sio/pkg/internal/wire"
 	"github.com/sio-tools/sio/pkg/lines"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -279,7 +280,7 @@ func appendJSON(dst []byte, d *msgpack.Decoder, bins *[][]byte, depth int) ([]by
 			if !ok {
 				ks = fmt.Sprint(k)
 			}
-			if undef, err := skipUndefined(d); err != nil {
+			if undef, err := wire.SkipUndefined(d); err != nil {
 				return nil, err
 			} else if undef {
 				continue // as JSON.stringify leaves out an undefined member
@@ -324,7 +325,7 @@ func appendJSON(dst []byte, d *msgpack.Decoder, bins *[][]byte, depth int) ([]by
 		}
 		return appendJSONString(dst, s), nil
 	case msgpcode.IsExt(c):
-		if undef, err := skipUndefined(d); err != nil {
+		if undef, err := wire.SkipUndefined(d); err != nil {
 			return nil, err
 		} else if undef {
 			return append(dst, "null"...), nil // as JSON.stringify writes it in an array
@@ -351,26 +352,6 @@ func appendJSON(dst []byte, d *msgpack.Decoder, bins *[][]byte, depth int) ([]by
 		return strconv.AppendFloat(dst, v, 'g', -1, 64), nil
 	}
 	return nil, fmt.Errorf("msgpack value %T", v)
-}
-
-// skipUndefined reads the next value if it is JavaScript's undefined, as
-// notepack.io (the JavaScript parser's msgpack) writes it: extension type
-// 0 of one zero byte (the server's CONNECT answer has "pid": undefined).
-// It reports whether it was; another extension type is an error.
-func skipUndefined(d *msgpack.Decoder) (bool, error) {
-	c, err := d.PeekCode()
-	if err != nil || !msgpcode.IsExt(c) {
-		return false, err
-	}
-	id, n, err := d.DecodeExtHeader()
-	if err != nil {
-		return false, err
-	}
-	if id != 0 || n != 1 {
-		return false, fmt.Errorf("msgpack extension type %d is not JSON", id)
-	}
-	var b [1]byte
-	return true, d.ReadFull(b[:])
 }
 
 // appendJSONString appends s as a JSON string (<, > and & as they are).

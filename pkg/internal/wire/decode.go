@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // MaxJSONDepth bounds the nesting of a JSON message from another node,
@@ -67,4 +68,25 @@ func JSONDepthOK(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// SkipUndefined reads the next value if it is JavaScript's undefined, as
+// notepack.io (the msgpack of socket.io-msgpack-parser) writes it:
+// extension type 0 of one zero byte (a CONNECT answer's "pid":
+// undefined). It reports whether it was; another extension type is an
+// error.
+func SkipUndefined(d *msgpack.Decoder) (bool, error) {
+	c, err := d.PeekCode()
+	if err != nil || !msgpcode.IsExt(c) {
+		return false, err
+	}
+	id, n, err := d.DecodeExtHeader()
+	if err != nil {
+		return false, err
+	}
+	if id != 0 || n != 1 {
+		return false, fmt.Errorf("msgpack extension type %d is not JSON", id)
+	}
+	var b [1]byte
+	return true, d.ReadFull(b[:])
 }

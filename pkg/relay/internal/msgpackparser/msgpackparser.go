@@ -21,6 +21,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/sio-tools/sio/pkg/internal/wire"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
@@ -197,7 +198,7 @@ func Decode(b []byte) (*parser.Packet, error) {
 			}
 			hasNsp = true
 		case "id":
-			if undefined, err := skipUndefined(d); err != nil || undefined {
+			if undefined, err := wire.SkipUndefined(d); err != nil || undefined {
 				if err != nil {
 					return nil, errInvalid("invalid packet id")
 				}
@@ -351,7 +352,7 @@ func (in *input) value(depth int) (any, error) {
 		}
 		return types.NewBytesBuffer(b), nil
 	case msgpcode.IsExt(c):
-		if undefined, err := skipUndefined(d); err != nil || !undefined {
+		if undefined, err := wire.SkipUndefined(d); err != nil || !undefined {
 			return nil, errors.New("a msgpack extension type")
 		}
 		return nil, nil
@@ -371,25 +372,6 @@ func (in *input) value(depth int) (any, error) {
 		return v, nil
 	}
 	return nil, fmt.Errorf("a msgpack value of type %T", v)
-}
-
-// skipUndefined reads the next value if it is JavaScript's undefined, as
-// notepack.io writes it (extension type 0 of one zero byte), and reports
-// whether it was.
-func skipUndefined(d *msgpack.Decoder) (bool, error) {
-	c, err := d.PeekCode()
-	if err != nil || !msgpcode.IsExt(c) {
-		return false, err
-	}
-	id, n, err := d.DecodeExtHeader()
-	if err != nil {
-		return false, err
-	}
-	if id != 0 || n != 1 {
-		return false, fmt.Errorf("msgpack extension type %d", id)
-	}
-	var b [1]byte
-	return true, d.ReadFull(b[:])
 }
 
 func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
