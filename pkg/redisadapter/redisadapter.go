@@ -23,11 +23,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -54,9 +52,9 @@ const queueSize = 1 << 16
 // Cluster is one server's link to Redis. Use Adapter as the Socket.IO
 // server's adapter.
 type Cluster struct {
-	rdb *redis.Client
-	uid string
-	log *slog.Logger
+	*wire.Link // Up, WriteMetrics (sio_redis_*), the log
+	rdb        *redis.Client
+	uid        string
 
 	out       chan outMsg
 	done      chan struct{} // closed by Close
@@ -71,13 +69,7 @@ type Cluster struct {
 	// frees empty ones) ends subscribed.
 	subMu sync.Mutex
 
-	up        atomic.Bool
-	metrics   *metrics.Set
-	published *metrics.Counter // broadcasts and answers to requests
-	received  *metrics.Counter
-	requests  *metrics.Counter // requests of other nodes taken
-	dropped   *metrics.Counter // messages not published: queue full or Redis down
-	malformed *metrics.Counter
+	requests *metrics.Counter // requests of other nodes taken
 }
 
 type outMsg struct {
@@ -102,29 +94,15 @@ func Open(ctx context.Context, url string, timeout time.Duration, log *slog.Logg
 	}
 	opts.MinRetryBackoff = 100 * time.Millisecond
 	opts.MaxRetryBackoff = 2 * time.Second
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	c := &Cluster{
+		Link:     wire.NewLink(log, "serving local clients only, retrying"),
 		rdb:      redis.NewClient(opts),
 		uid:      newUID(),
-		log:      log,
 		out:      make(chan outMsg, queueSize),
 		done:     make(chan struct{}),
 		adapters: map[string]*adapter{},
-		metrics:  metrics.NewSet(),
 	}
-	c.published = c.metrics.NewCounter("sio_redis_published_total")
-	c.received = c.metrics.NewCounter("sio_redis_received_total")
-	c.requests = c.metrics.NewCounter("sio_redis_requests_total")
-	c.dropped = c.metrics.NewCounter("sio_redis_dropped_total")
-	c.malformed = c.metrics.NewCounter("sio_redis_malformed_total")
-	c.metrics.NewGauge("sio_redis_up", func() float64 {
-		if c.up.Load() {
-			return 1
-		}
-		return 0
-	})
+	c.requests = c.Metrics.NewCounter("sio_redis_requests_total")
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := c.rdb.Ping(pctx).Err(); err != nil {
@@ -138,7 +116,7 @@ func Open(ctx context.Context, url string, timeout time.Duration, log *slog.Logg
 		return nil, fmt.Errorf("redis at %s: subscribe: %v", opts.Addr, err)
 	}
 	c.ps = ps
-	c.up.Store(true)
+	c.Started()
 	c.wg.Add(3)
 	go c.receive(ps)
 	go c.publish()
@@ -156,9 +134,6 @@ func (c *Cluster) Close() {
 	})
 }
 
-// Up tells whether Redis answered lately.
-func (c *Cluster) Up() bool { return c.up.Load() }
-
 func (c *Cluster) closed() bool {
 	select {
 	case <-c.done:
@@ -167,14 +142,6 @@ func (c *Cluster) closed() bool {
 		return false
 	}
 }
-
-// WriteMetrics writes the link's state and counters in the Prometheus
-// text format: sio_redis_up, sio_redis_published_total (broadcasts and
-// answers to requests), sio_redis_received_total (broadcasts of other
-// nodes), sio_redis_requests_total (requests of other nodes),
-// sio_redis_dropped_total (messages not published: Redis down or the
-// queue full) and sio_redis_malformed_total.
-func (c *Cluster) WriteMetrics(w io.Writer) { c.metrics.WritePrometheus(w) }
 
 // watch pings Redis every second and logs when it goes and comes back.
 func (c *Cluster) watch() {
@@ -190,18 +157,7 @@ func (c *Cluster) watch() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := c.rdb.Ping(ctx).Err()
 		cancel()
-		c.setUp(err == nil, err)
-	}
-}
-
-func (c *Cluster) setUp(up bool, err error) {
-	if c.up.Swap(up) == up {
-		return
-	}
-	if up {
-		c.log.Info("redis is back")
-	} else {
-		c.log.Warn("redis unreachable; serving local clients only, retrying", "err", err)
+		c.SetUp(err == nil, err)
 	}
 }
 
@@ -230,11 +186,11 @@ func (c *Cluster) publish() {
 			}
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			c.dropped.Add(n)
-			c.setUp(false, err)
+			c.Dropped.Add(n)
+			c.SetUp(false, err)
 			continue
 		}
-		c.published.Add(n)
+		c.Published.Add(n)
 	}
 }
 
@@ -266,8 +222,8 @@ func (c *Cluster) onMessage(channel string, body []byte) {
 	}
 	msg, err := decode(body)
 	if err != nil {
-		c.malformed.Inc()
-		c.log.Warn("dropped a malformed message from redis", "channel", channel, "err", err)
+		c.Malformed.Inc()
+		c.Log.Warn("dropped a malformed message from redis", "channel", channel, "err", err)
 		return
 	}
 	if msg.uid == c.uid {
@@ -277,7 +233,7 @@ func (c *Cluster) onMessage(channel string, body []byte) {
 	if to == nil {
 		return // its namespace has no clients here, or not in its room
 	}
-	c.received.Inc()
+	c.Received.Inc()
 	to.local(msg)
 }
 
@@ -350,7 +306,7 @@ func (a *adapter) Init() {
 	ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
 	defer cancel()
 	if err := a.c.ps.Subscribe(ctx, a.requests); err != nil {
-		a.c.log.Warn("cannot subscribe to the requests of other nodes yet", "nsp", nsp, "err", err)
+		a.c.Log.Warn("cannot subscribe to the requests of other nodes yet", "nsp", nsp, "err", err)
 	}
 }
 
@@ -399,8 +355,8 @@ func (a *adapter) Broadcast(p *parser.Packet, o *socket.BroadcastOptions) {
 }
 
 func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
-	if !a.c.up.Load() {
-		a.c.dropped.Inc() // Redis is down: not even encoded
+	if !a.c.Up() {
+		a.c.Dropped.Inc() // Redis is down: not even encoded
 		return
 	}
 	var rooms, except []string
@@ -412,8 +368,8 @@ func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
 	}
 	body, err := encode(a.c.uid, p.Type, a.Nsp().Name(), p.Data, rooms, except, volatile)
 	if err != nil {
-		a.c.dropped.Inc()
-		a.c.log.Warn("cannot publish to redis", "err", err)
+		a.c.Dropped.Inc()
+		a.c.Log.Warn("cannot publish to redis", "err", err)
 		return
 	}
 	ch := a.channel
@@ -423,7 +379,7 @@ func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
 	select {
 	case a.c.out <- outMsg{ch, body}:
 	default:
-		a.c.dropped.Inc()
+		a.c.Dropped.Inc()
 	}
 }
 

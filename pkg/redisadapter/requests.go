@@ -85,8 +85,8 @@ func (c *Cluster) onRequest(nsp, channel string, body []byte) {
 	}
 	r, err := decodeRequest(body)
 	if err != nil {
-		c.malformed.Inc()
-		c.log.Warn("dropped a malformed request from redis", "channel", channel, "err", err)
+		c.Malformed.Inc()
+		c.Log.Warn("dropped a malformed request from redis", "channel", channel, "err", err)
 		return
 	}
 	if r.uid == c.uid {
@@ -216,7 +216,7 @@ func (a *adapter) broadcastWithAck(r *request) {
 		}
 		body, err := msgpack.Marshal(answer)
 		if err != nil {
-			a.c.log.Warn("cannot encode an ack for another node", "err", err)
+			a.c.Log.Warn("cannot encode an ack for another node", "err", err)
 			return
 		}
 		mu.Lock()
@@ -232,7 +232,7 @@ func (a *adapter) broadcastWithAck(r *request) {
 func (a *adapter) answerJSON(v map[string]any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		a.c.log.Warn("cannot encode an answer for another node", "err", err)
+		a.c.Log.Warn("cannot encode an answer for another node", "err", err)
 		return
 	}
 	a.answer(body)
@@ -243,7 +243,7 @@ func (a *adapter) answer(body []byte) {
 	select {
 	case a.c.out <- outMsg{a.answers, body}:
 	default:
-		a.c.dropped.Inc()
+		a.c.Dropped.Inc()
 	}
 }
 

@@ -312,7 +312,7 @@ func TestRequestsAnswered(t *testing.T) {
 	if got := node.fetch("f6", ""); len(got) != 1 || got[otherID] == nil {
 		t.Errorf("after disconnectSockets of r1 there are %v, want %s only", got, otherID)
 	}
-	if n := c.malformed.Get(); n != 0 {
+	if n := c.Malformed.Get(); n != 0 {
 		t.Errorf("%d malformed", n)
 	}
 	if n := c.requests.Get(); n != 16 {
@@ -352,7 +352,7 @@ func TestMalformedRequestsSkipped(t *testing.T) {
 		node.publish(b)
 	}
 	node.fetch("ok", "")
-	if n := c.malformed.Get(); n != uint64(len(bad)) {
+	if n := c.Malformed.Get(); n != uint64(len(bad)) {
 		t.Errorf("%d malformed, want %d", n, len(bad))
 	}
 }

@@ -47,14 +47,14 @@ func (a *adapter) PersistSession(s *socket.SessionToPersist) {
 	}
 	body, err := msgpack.Marshal(map[string]any{"sid": string(s.Sid), "pid": string(s.Pid), "rooms": rooms, "data": wire.ToWire(s.Data)})
 	if err != nil {
-		a.c.log.Warn("cannot keep a session", "err", err)
+		a.c.Log.Warn("cannot keep a session", "err", err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	key := a.c.opts.SessionKeyPrefix + string(s.Pid)
 	if err := a.c.rdb.Set(ctx, key, base64.StdEncoding.EncodeToString(body), time.Duration(a.recovery)*time.Millisecond).Err(); err != nil {
-		a.c.log.Warn("cannot keep a session in redis", "err", err)
+		a.c.Log.Warn("cannot keep a session in redis", "err", err)
 	}
 }
 
@@ -111,7 +111,7 @@ func (a *adapter) restore(pid socket.PrivateSessionId, offset string) (*socket.S
 	}
 	s, err := decodeSession(raw)
 	if err != nil {
-		a.c.malformed.Inc()
+		a.c.Malformed.Inc()
 		return nil, errNoSession
 	}
 	missed, last, err := a.missed(ctx, offset, s.Rooms)

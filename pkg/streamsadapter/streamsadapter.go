@@ -30,7 +30,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -38,7 +37,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/go-redis/v9"
 	"github.com/sio-tools/sio/pkg/internal/wire"
 	"github.com/sio-tools/sio/pkg/lines"
@@ -103,9 +101,9 @@ const blockTime = 5 * time.Second
 // Cluster is one server's link to the stream. Use Adapter as the
 // Socket.IO server's adapter.
 type Cluster struct {
-	rdb  *redis.Client
-	opts Options
-	log  *slog.Logger
+	*wire.Link // Up, WriteMetrics (sio_redis_*), the log
+	rdb        *redis.Client
+	opts       Options
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -119,13 +117,6 @@ type Cluster struct {
 	out outQueue
 	uid string        // names this server's entries (sio_id)
 	seq atomic.Uint64 // numbers them
-
-	up        atomic.Bool
-	metrics   *metrics.Set
-	published *metrics.Counter
-	received  *metrics.Counter
-	dropped   *metrics.Counter
-	malformed *metrics.Counter
 }
 
 // Open connects to the Redis at url and starts reading the stream from
@@ -143,30 +134,16 @@ func Open(ctx context.Context, url string, o Options, timeout time.Duration, log
 	// additions whose answer it lost (added twice); publish does it,
 	// after it looked what was added.
 	ro.MaxRetries = -1
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	c := &Cluster{
+		Link:     wire.NewLink(log, "serving local clients, keeping broadcasts until it is back"),
 		rdb:      redis.NewClient(ro),
 		opts:     o.withDefaults(),
-		log:      log,
 		done:     make(chan struct{}),
 		adapters: map[string]*adapter{},
-		metrics:  metrics.NewSet(),
 		uid:      newUID(),
 	}
 	c.out.init(c.opts.QueueBytes)
-	c.published = c.metrics.NewCounter("sio_redis_published_total")
-	c.received = c.metrics.NewCounter("sio_redis_received_total")
-	c.dropped = c.metrics.NewCounter("sio_redis_dropped_total")
-	c.malformed = c.metrics.NewCounter("sio_redis_malformed_total")
-	c.metrics.NewGauge("sio_redis_up", func() float64 {
-		if c.up.Load() {
-			return 1
-		}
-		return 0
-	})
-	c.metrics.NewGauge("sio_redis_queued_bytes", func() float64 { return float64(c.out.size()) })
+	c.Metrics.NewGauge("sio_redis_queued_bytes", func() float64 { return float64(c.out.size()) })
 	octx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last, err := c.lastID(octx)
@@ -175,7 +152,7 @@ func Open(ctx context.Context, url string, o Options, timeout time.Duration, log
 		return nil, fmt.Errorf("redis at %s: %v", ro.Addr, err)
 	}
 	c.ps = c.rdb.Subscribe(octx)
-	c.up.Store(true)
+	c.Started()
 	c.wg.Add(3)
 	go c.read(last)
 	go c.publish(last)
@@ -207,24 +184,6 @@ func (c *Cluster) Close() {
 		_ = c.rdb.Close()
 		c.wg.Wait()
 	})
-}
-
-// Up tells whether Redis answered lately.
-func (c *Cluster) Up() bool { return c.up.Load() }
-
-// WriteMetrics writes sio_redis_up, sio_redis_queued_bytes and the
-// counters published, received, dropped and malformed (_total).
-func (c *Cluster) WriteMetrics(w io.Writer) { c.metrics.WritePrometheus(w) }
-
-func (c *Cluster) setUp(up bool, err error) {
-	if c.up.Swap(up) == up {
-		return
-	}
-	if up {
-		c.log.Info("redis is back")
-	} else {
-		c.log.Warn("redis unreachable; serving local clients, keeping broadcasts until it is back", "err", err)
-	}
 }
 
 func (c *Cluster) closed() bool {
@@ -269,7 +228,7 @@ func (c *Cluster) read(id string) {
 			if c.closed() {
 				return
 			}
-			c.setUp(false, err)
+			c.SetUp(false, err)
 			if !c.pause(backoff) {
 				return
 			}
@@ -277,7 +236,7 @@ func (c *Cluster) read(id string) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		c.setUp(true, nil)
+		c.SetUp(true, nil)
 		for _, s := range res {
 			for _, e := range s.Messages {
 				c.onEntry(e)
@@ -301,15 +260,15 @@ func (c *Cluster) onEntry(e redis.XMessage) {
 	}
 	m, err := decodeEntry(e.Values)
 	if err != nil {
-		c.malformed.Inc()
-		c.log.Warn("dropped a malformed stream entry", "id", e.ID, "err", err)
+		c.Malformed.Inc()
+		c.Log.Warn("dropped a malformed stream entry", "id", e.ID, "err", err)
 		return
 	}
 	if m.UID == a.uid {
 		return // our own
 	}
 	m.Offset = e.ID
-	c.received.Inc()
+	c.Received.Inc()
 	a.onMessage(m)
 }
 
@@ -328,7 +287,7 @@ func (c *Cluster) publish(last string) {
 		if c.closed() {
 			return false
 		}
-		c.setUp(false, err)
+		c.SetUp(false, err)
 		if !c.pause(backoff) {
 			return false
 		}
@@ -352,7 +311,7 @@ func (c *Cluster) publish(last string) {
 			if len(ids) > 0 {
 				last = ids[len(ids)-1]
 				c.out.drop(len(ids), ids)
-				c.published.Add(len(ids))
+				c.Published.Add(len(ids))
 				continue
 			}
 		}
@@ -369,14 +328,14 @@ func (c *Cluster) publish(last string) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		c.setUp(true, nil)
+		c.SetUp(true, nil)
 		ids := make([]string, len(cmds))
 		for i, cmd := range cmds {
 			ids[i] = cmd.Val()
 		}
 		last = ids[len(ids)-1]
 		c.out.drop(len(batch), ids)
-		c.published.Add(len(batch))
+		c.Published.Add(len(batch))
 	}
 }
 
@@ -440,8 +399,8 @@ func (c *Cluster) onPubSub(channel string, body []byte) {
 	}
 	m, err := decodeRequest(body)
 	if err != nil {
-		c.malformed.Inc()
-		c.log.Warn("dropped a malformed message from redis", "channel", channel, "err", err)
+		c.Malformed.Inc()
+		c.Log.Warn("dropped a malformed message from redis", "channel", channel, "err", err)
 		return
 	}
 	c.mu.Lock()
@@ -450,7 +409,7 @@ func (c *Cluster) onPubSub(channel string, body []byte) {
 	if a == nil || !strings.HasPrefix(rest, m.Nsp+"#") || m.UID == a.uid {
 		return
 	}
-	c.received.Inc()
+	c.Received.Inc()
 	a.onMessage(m)
 }
 
@@ -459,7 +418,7 @@ func (c *Cluster) answer(nsp, uid string, body []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.rdb.Publish(ctx, c.opts.ChannelPrefix+"#"+nsp+"#"+uid+"#", body).Err(); err != nil {
-		c.log.Warn("cannot answer a request of another node", "err", err)
+		c.Log.Warn("cannot answer a request of another node", "err", err)
 	}
 }
 
@@ -513,7 +472,7 @@ func (a *adapter) Init() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.c.ps.Subscribe(ctx, a.channels()...); err != nil {
-		a.c.log.Warn("cannot subscribe to the requests of other nodes", "nsp", a.Nsp().Name(), "err", err)
+		a.c.Log.Warn("cannot subscribe to the requests of other nodes", "nsp", a.Nsp().Name(), "err", err)
 	}
 }
 
@@ -546,13 +505,13 @@ func (a *adapter) Broadcast(p *parser.Packet, o *socket.BroadcastOptions) {
 		// Redis is away too), as Node does.
 		values, err := a.entry(p, o)
 		if err != nil {
-			a.c.dropped.Inc()
+			a.c.Dropped.Inc()
 			break
 		}
 		if id := a.c.out.pushWait(values); id != "" {
 			p.Data = append(p.Data.([]any), id)
 		} else {
-			a.c.dropped.Inc()
+			a.c.Dropped.Inc()
 		}
 	default:
 		a.publish(p, o)
@@ -599,13 +558,13 @@ func storable(p *parser.Packet, o *socket.BroadcastOptions) bool {
 func (a *adapter) publish(p *parser.Packet, o *socket.BroadcastOptions) {
 	values, err := a.entry(p, o)
 	if err != nil {
-		a.c.dropped.Inc()
-		a.c.log.Warn("cannot publish to redis", "err", err)
+		a.c.Dropped.Inc()
+		a.c.Log.Warn("cannot publish to redis", "err", err)
 		return
 	}
 	if !a.c.out.push(values) {
-		a.c.dropped.Inc()
-		a.c.log.Warn("dropped a broadcast: too much waits for redis", "queued_bytes", a.c.out.size())
+		a.c.Dropped.Inc()
+		a.c.Log.Warn("dropped a broadcast: too much waits for redis", "queued_bytes", a.c.out.size())
 	}
 }
 
@@ -615,7 +574,7 @@ func (a *adapter) onMessage(m *message) {
 	case typeBroadcast:
 		p, o, err := m.broadcast()
 		if err != nil {
-			a.c.malformed.Inc()
+			a.c.Malformed.Inc()
 			return
 		}
 		if m.RequestID == "" {
@@ -629,7 +588,7 @@ func (a *adapter) onMessage(m *message) {
 	case typeSocketsJoin, typeSocketsLeave, typeDisconnectSockets:
 		o, rooms, err := m.socketsOp()
 		if err != nil {
-			a.c.malformed.Inc()
+			a.c.Malformed.Inc()
 			return
 		}
 		switch m.Type {
@@ -670,7 +629,7 @@ func (a *adapter) broadcastWithAck(m *message, p *parser.Packet, o *socket.Broad
 func (a *adapter) fetchSockets(m *message) {
 	o, _, err := m.socketsOp()
 	if err != nil {
-		a.c.malformed.Inc()
+		a.c.Malformed.Inc()
 		return
 	}
 	o.Flags = &socket.BroadcastFlags{Local: true}
@@ -695,7 +654,7 @@ func (a *adapter) fetchSockets(m *message) {
 func (a *adapter) respond(m *message, typ int, data map[string]any) {
 	body, err := msgpack.Marshal(map[string]any{"uid": a.uid, "nsp": a.Nsp().Name(), "type": typ, "data": data})
 	if err != nil {
-		a.c.log.Warn("cannot encode a response", "err", err)
+		a.c.Log.Warn("cannot encode a response", "err", err)
 		return
 	}
 	go a.c.answer(a.Nsp().Name(), m.UID, body)
