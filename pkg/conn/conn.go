@@ -572,6 +572,10 @@ func endpoint(u *url.URL, path string) string {
 	q := u.Query()
 	q.Set("EIO", "4")
 	q.Set("transport", "websocket")
+	// sio-serve serves a session that opens on a websocket itself, without
+	// recovery, unless its query asks for offsets too (the CONNECT's auth
+	// comes too late to choose).
+	q.Set(offsetsKey, "1")
 	e.RawQuery = q.Encode()
 	return e.String()
 }

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -331,6 +332,22 @@ func TestRelayClosesPoisonOverPolling(t *testing.T) {
 		t.Fatalf("polling connect answer %q", got)
 	}
 	waitClients(t, r, 2)
+	// A GET waits, as a client's almost always does: the close packet
+	// goes there (with none waiting the library keeps the closed
+	// transport 30 s for the next GET, a goroutine that outlived the
+	// package's tests once they got faster).
+	got := make(chan string, 1)
+	go func() {
+		resp, err := bounded.Get(poll)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got <- string(b)
+	}()
+	time.Sleep(50 * time.Millisecond)
 	// A binary event over polling: the packet, then its attachment as
 	// base64 ("b" + base64), one payload.
 	post(t, poll, `451-["a",{"_placeholder":true,"num":{"_placeholder":true,"num":0}}]`+"\x1e"+"bAQI=")
@@ -340,6 +357,7 @@ func TestRelayClosesPoisonOverPolling(t *testing.T) {
 		}
 	}
 	wantMetric(t, r, `sio_invalid_packets_total{reason="placeholder"} 1`)
+	t.Logf("the waiting GET got %q", <-got)
 	time.Sleep(100 * time.Millisecond)
 	seen.mu.Lock()
 	defer seen.mu.Unlock()

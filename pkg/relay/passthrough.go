@@ -9,6 +9,7 @@ import (
 
 	"github.com/sio-tools/sio/pkg/lines"
 	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
+	"github.com/sio-tools/sio/pkg/relay/internal/wsconn"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -16,13 +17,24 @@ import (
 // sender is a client's socket in one namespace, as the relay forwards its
 // events: to its rooms when it has any, else to its whole namespace.
 type sender struct {
-	s       *socket.Socket
+	s       *socket.Socket // a socket of the library's, or
+	l       *liteSock      // one of the relay's own sessions (lite.go)
+	id      socket.SocketId
+	nsp     string
 	rooms   []socket.Room
 	roomSet *types.Set[socket.Room] // rooms, as the adapter takes them; nil without
 }
 
 func newSender(s *socket.Socket, rooms []socket.Room) *sender {
-	from := &sender{s: s, rooms: rooms}
+	from := &sender{s: s, id: s.Id(), nsp: s.Nsp().Name(), rooms: rooms}
+	if len(rooms) > 0 {
+		from.roomSet = types.NewSet(rooms...)
+	}
+	return from
+}
+
+func newLiteSender(l *liteSock, id, nsp string, rooms []socket.Room) *sender {
+	from := &sender{l: l, id: socket.SocketId(id), nsp: nsp, rooms: rooms}
 	if len(rooms) > 0 {
 		from.roomSet = types.NewSet(rooms...)
 	}
@@ -167,11 +179,11 @@ func (r *Relay) answerAck(from *sender, id int64, lost, all int) {
 		msg, _ := json.Marshal(notDelivered(lost, all))
 		args = `[{"error":` + string(msg) + `}]`
 	}
-	pkt := "3"
-	if nsp := from.s.Nsp().Name(); nsp != "/" {
-		pkt += nsp + ","
+	pkt := "3" + nspPrefix(from.nsp) + strconv.FormatInt(id, 10) + args
+	if from.l != nil {
+		from.l.conn.send(wsconn.Frame{Data: []byte("4" + pkt)})
+		return
 	}
-	pkt += strconv.FormatInt(id, 10) + args
 	opts := &socket.WriteOptions{PreEncoded: true}
 	opts.WsPreEncodedFrame = types.NewStringBuffer([]byte("4" + pkt))
 	from.s.Client().WriteToEngine([]types.BufferInterface{types.NewStringBuffer([]byte(pkt))}, opts)
@@ -194,7 +206,7 @@ func (r *Relay) forward(from *sender, msg []byte, then func()) {
 		opts.WsPreEncodedFrame = types.NewStringBuffer(frame)
 		// The Socket.IO packet, for transports that frame it themselves
 		// (polling); the library copies it for each recipient.
-		return outgoing{[]types.BufferInterface{types.NewStringBuffer(frame[1:])}, opts}
+		return outgoing{packets: []types.BufferInterface{types.NewStringBuffer(frame[1:])}, opts: opts}
 	}, then)
 }
 
@@ -213,7 +225,15 @@ func withOffset(msg []byte, offset string) []byte {
 // other members of its rooms when it has any, else of its namespace.
 func (r *Relay) recipients(from *sender, fn func(*socket.Socket)) {
 	s := from.s
-	nsp := s.Nsp()
+	var nsp socket.Namespace
+	if s != nil {
+		nsp = s.Nsp()
+	} else if r.namespaces != nil {
+		nsp, _ = r.namespaces.Load(from.nsp)
+	}
+	if nsp == nil {
+		return // no client of the library's in it
+	}
 	each := func(to *socket.Socket) {
 		if to != s && to.Connected() {
 			fn(to)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
+	"github.com/sio-tools/sio/pkg/relay/internal/wsconn"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -213,7 +214,7 @@ func (q *entries) all() iter.Seq[*entry] {
 const entryOverhead = 112
 
 func newEntry(off uint64, from *sender, out outgoing) entry {
-	e := entry{off: off, at: time.Now().UnixNano(), from: from.s.Id(), rooms: from.roomSet}
+	e := entry{off: off, at: time.Now().UnixNano(), from: from.id, rooms: from.roomSet}
 	if f := out.opts.WsPreEncodedFrame; f != nil {
 		e.frame = f.Bytes()
 	} else {
@@ -235,10 +236,10 @@ func (e *entry) outgoing() outgoing {
 	opts := &socket.WriteOptions{}
 	opts.PreEncoded = true
 	if e.frame == nil {
-		return outgoing{e.packets, opts}
+		return outgoing{packets: e.packets, opts: opts}
 	}
 	opts.WsPreEncodedFrame = types.NewStringBuffer(e.frame)
-	return outgoing{[]types.BufferInterface{types.NewStringBuffer(e.frame[1:])}, opts}
+	return outgoing{packets: []types.BufferInterface{types.NewStringBuffer(e.frame[1:])}, opts: opts}
 }
 
 func newRecovery(window time.Duration, maxBytes int64, all bool, logger *slog.Logger) *recovery {
@@ -559,6 +560,7 @@ func (b recoveryAdapterBuilder) New(nsp socket.Namespace) socket.Adapter {
 type outgoing struct {
 	packets []types.BufferInterface
 	opts    *socket.WriteOptions
+	frames  []wsconn.Frame // as the relay's own sessions take it (liteFrames)
 }
 
 // lockedLog returns the log of namespace nsp, locked, when its events are
@@ -599,10 +601,11 @@ func (rc *recovery) lockedLog(nsp string) *eventLog {
 // hands the queue over, in order, outside the lock, while the others go
 // back to reading.
 func (r *Relay) broadcast(from *sender, build func(offset string) outgoing, then func()) {
-	l := r.recovery.lockedLog(from.s.Nsp().Name())
+	l := r.recovery.lockedLog(from.nsp)
 	if l == nil { // recovery off, or no client of the namespace asked for offsets
 		out := build("")
 		r.recipients(from, func(to *socket.Socket) { to.Client().WriteToEngine(out.packets, out.opts) })
+		r.liteRecipients(from, func(to *liteSock) { to.conn.send(out.liteFrames()...) })
 		if then != nil {
 			then()
 		}
@@ -627,6 +630,15 @@ func (r *Relay) broadcast(from *sender, build func(offset string) outgoing, then
 			plain = &o
 		}
 		l.pending = append(l.pending, handover{to: to, out: plain})
+	})
+	// The relay's own sessions never carry offsets; their writes only
+	// queue, and go in the log's order under its lock.
+	r.liteRecipients(from, func(to *liteSock) {
+		if plain == nil {
+			o := build("")
+			plain = &o
+		}
+		to.conn.send(plain.liteFrames()...)
 	})
 	if then != nil {
 		l.pending = append(l.pending, handover{then: then})

@@ -406,14 +406,24 @@ func (s *syncBuffer) String() string {
 
 // With recovery for the clients that ask for it only (sio-serve's
 // default), only they are given a private session id: a pid tells a
-// client its session can be resumed, and the others' are not kept.
+// client its session can be resumed, and the others' are not kept. On a
+// session that opens on a websocket, asking in the auth alone is too late
+// (the relay serves the session itself, without recovery): the query
+// must ask too, as sio-pub and sio-sub do.
 func TestRecoveryPidOnlyForClientsThatAsk(t *testing.T) {
 	_, base := serverWith(t, relay.Options{Recover: 30 * time.Second})
-	for auth, wantPid := range map[string]bool{
-		``:                                  false,
-		`{"` + relay.OffsetsKey + `":true}`: true,
+	asks := `{"` + relay.OffsetsKey + `":true}`
+	for _, c := range []struct {
+		query, auth string
+		wantPid     bool
+	}{
+		{"", "", false},
+		{"&" + relay.OffsetsKey + "=1", "", false},
+		{"", asks, false},
+		{"&" + relay.OffsetsKey + "=1", asks, true},
 	} {
-		ws := rawDial(t, websocket.DefaultDialer, base)
+		auth, wantPid := c.auth, c.wantPid
+		ws := rawDialQuery(t, websocket.DefaultDialer, base, c.query)
 		if err := ws.WriteMessage(websocket.TextMessage, []byte("40"+auth)); err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +437,7 @@ func TestRecoveryPidOnlyForClientsThatAsk(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, has := ans["pid"]; has != wantPid || ans["sid"] == "" {
-			t.Errorf("auth %q: CONNECT answer %s, want a pid: %v", auth, m, wantPid)
+			t.Errorf("query %q, auth %q: CONNECT answer %s, want a pid: %v", c.query, auth, m, wantPid)
 		}
 		ws.Close()
 	}
@@ -521,7 +531,7 @@ func TestRecoveryForgetsLogsOfFreedNamespaces(t *testing.T) {
 	const n = 200
 	for i := range n {
 		nsp := "/n" + strconv.Itoa(i)
-		ws := rawDial(t, websocket.DefaultDialer, base)
+		ws := rawDialOffsets(t, websocket.DefaultDialer, base)
 		for _, m := range []string{"40" + nsp + `,{"` + relay.OffsetsKey + `":true}`, "42" + nsp + `,["e","x"]`} {
 			if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
 				t.Fatal(err)

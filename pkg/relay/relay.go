@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/gorilla/websocket"
 	"github.com/sio-tools/sio/pkg/lines"
 	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
 	"github.com/sio-tools/sio/pkg/relay/internal/msgpackparser"
@@ -94,6 +95,11 @@ type Options struct {
 	// (decoded and encoded again, keys sorted): the passthrough reads
 	// the default parser's text.
 	Msgpack bool
+	// LibraryOnly serves every client through the library, also those
+	// that open their session on a websocket, which the relay otherwise
+	// serves itself (lite.go). For tests of the library's fixes, and to
+	// compare.
+	LibraryOnly bool
 }
 
 // DefaultMaxBytes is Socket.IO's default maximum message size.
@@ -124,12 +130,16 @@ type Relay struct {
 	namespaces     *types.Map[string, socket.Namespace] // the library's, by name (namespaces.go)
 	maxRooms       int
 	recovery       *recovery // nil when recovery is off
+	lite           *liteSet  // the relay's own sessions; nil when off (Options.liteOn)
+	token          string
 
 	conns sync.Map // *connState by engine connection id
 
 	mu      sync.Mutex
 	sockets map[*socket.Socket]struct{}
-	closed  atomic.Bool
+	// liteSocks counts the sockets of the relay's own sessions.
+	liteSocks int
+	closed    atomic.Bool
 
 	metrics  *metrics.Set
 	events   *metrics.Counter
@@ -157,11 +167,15 @@ func New(o Options) *Relay {
 		maxRooms:       o.MaxRooms,
 		perAddress:     newPerAddress(o.MaxConnsPerIP, o.MaxHandshakesPerIP, o.Exempt),
 		recovery:       rc,
+		token:          o.Token,
 		sockets:        make(map[*socket.Socket]struct{}),
 		byNsp:          make(map[string]int),
 		metrics:        metrics.NewSet(),
 	}
 	r.namespaces = libfix.Namespaces(r.io)
+	if o.liteOn() {
+		r.lite = newLiteSet(o.liteConfig())
+	}
 	if rc != nil {
 		rc.startExpiry(r.served)
 	}
@@ -424,7 +438,8 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	sid := req.URL.Query().Get("sid") // once: the library parses it again
+	q := req.URL.Query() // once: the library parses it again
+	sid := q.Get("sid")
 	if r.perAddress != nil && sid == "" {
 		reason, done := r.perAddress.admit(req.RemoteAddr)
 		if reason != "" {
@@ -434,6 +449,11 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		defer done()
+	}
+	if r.lite != nil && sid == "" && q.Get("transport") == "websocket" && q.Get("EIO") == "4" &&
+		!q.Has(OffsetsKey) && websocket.IsWebSocketUpgrade(req) {
+		r.acceptLite(w, req, q)
+		return
 	}
 	w, req, done := r.engine.Prepare(w, req, sid)
 	defer done()
@@ -452,7 +472,7 @@ func (r *Relay) invalidPacket(reason, addr string) {
 func (r *Relay) Clients() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.sockets)
+	return len(r.sockets) + r.liteSocks
 }
 
 // maxNspLabels bounds the namespaces that get a label of their own in
@@ -487,7 +507,13 @@ func escapeLabel(s string) string {
 
 // EngineClients is the number of open Engine.IO connections, joined to a
 // namespace or not.
-func (r *Relay) EngineClients() int { return int(r.io.Engine().ClientsCount()) }
+func (r *Relay) EngineClients() int {
+	n := int(r.io.Engine().ClientsCount())
+	if r.lite != nil {
+		n += r.lite.count()
+	}
+	return n
+}
 
 // Refused counts a connection refused before the relay saw it (reason: a
 // short fixed word such as "origin" or "max_conns").
@@ -669,7 +695,6 @@ func (r *Relay) ghost(s *socket.Socket) bool {
 // for is answered here, after the event was handed to every recipient
 // (passing it on to Emit would answer at once with [], a library quirk).
 func (r *Relay) relay(from *sender, args []any) {
-	s := from.s
 	if len(args) == 0 {
 		return
 	}
@@ -681,16 +706,17 @@ func (r *Relay) relay(from *sender, args []any) {
 	ev, ok := args[0].(string)
 	if !ok {
 		r.dropped.Inc()
-		r.log.Warn("dropped event with a non-string name", "id", s.Id())
+		r.log.Warn("dropped event with a non-string name", "id", from.id)
 		return
 	}
 	if lines.Reserved(ev) { // relayed, it would fake a connect, disconnect or error on the receivers
 		r.dropped.Inc()
-		r.log.Warn("dropped event with a reserved name", "id", s.Id(), "event", ev)
+		r.log.Warn("dropped event with a reserved name", "id", from.id, "event", ev)
 		return
 	}
 	r.events.Inc()
 	if r.adapter {
+		s := from.s
 		op := s.Broadcast()
 		if len(from.rooms) > 0 {
 			op = op.To(from.rooms...)
@@ -714,7 +740,7 @@ func (r *Relay) relay(from *sender, args []any) {
 		if offset != "" {
 			data = append(args[:len(args):len(args)], offset)
 		}
-		return r.encodeEvent(s.Nsp().Name(), data)
+		return r.encodeEvent(from.nsp, data)
 	}, then)
 }
 
@@ -747,7 +773,7 @@ func (r *Relay) encodeEvent(nsp string, data []any) outgoing {
 			opts.WsPreEncodedFrame = types.NewStringBuffer(append(append(frame, '4'), p.Bytes()...))
 		}
 	}
-	return outgoing{packets, opts}
+	return outgoing{packets: packets, opts: opts}
 }
 
 // copyBinary returns v with fresh copies of its binary buffers (and of
@@ -872,10 +898,12 @@ func (r *Relay) Close(wait time.Duration) {
 	for _, s := range list {
 		s.Disconnect(false)
 	}
+	r.closeLite()
 	deadline := time.Now().Add(wait)
-	for r.io.Engine().ClientsCount() > 0 && time.Now().Before(deadline) {
+	for r.EngineClients() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
+	r.endLite()
 	done := make(chan struct{})
 	r.io.Close(func(error) { close(done) })
 	select {

@@ -322,7 +322,20 @@ func TestRoomsFromHandshake(t *testing.T) {
 // server's open packet; the test speaks Socket.IO frames itself.
 func rawDial(t *testing.T, d *websocket.Dialer, base string) *websocket.Conn {
 	t.Helper()
-	ws, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	return rawDialQuery(t, d, base, "")
+}
+
+// rawDialOffsets is rawDial for a client that asks for offsets: the
+// query says so, and the session is the library's (lite.go).
+func rawDialOffsets(t *testing.T, d *websocket.Dialer, base string) *websocket.Conn {
+	t.Helper()
+	return rawDialQuery(t, d, base, "&"+relay.OffsetsKey+"=1")
+}
+
+// rawDialQuery is rawDial with more of the query (starting with "&").
+func rawDialQuery(t *testing.T, d *websocket.Dialer, base, query string) *websocket.Conn {
+	t.Helper()
+	ws, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket"+query, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

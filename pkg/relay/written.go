@@ -117,6 +117,7 @@ func (r *Relay) afterWritten(from *sender, fn func(lost, all int)) {
 			targets = append(targets, &c.(*connState).written)
 		}
 	})
+	r.liteRecipients(from, func(to *liteSock) { targets = append(targets, &to.conn.written) })
 	var left, lost atomic.Int64
 	left.Store(int64(len(targets)) + 1)
 	one := func(l bool) {

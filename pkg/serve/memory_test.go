@@ -73,3 +73,37 @@ func TestReleaseGarbageWhenIdle(t *testing.T) {
 		t.Fatal("released again with nothing to free")
 	}
 }
+
+// A quiet server returns a smaller free heap too (what a burst of
+// connections left behind), once no collection ran between two looks.
+func TestReleaseWhenQuiet(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(400)) // as sio-serve runs
+	notReturned := func() uint64 {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapIdle - m.HeapReleased
+	}
+	burst := make([][]byte, 0, 24)
+	for range 24 {
+		b := make([]byte, 1<<20)
+		b[0] = 1
+		burst = append(burst, b)
+	}
+	runtime.KeepAlive(burst)
+	burst = nil
+	runtime.GC()
+	var r releaser // its first look sees collections it did not count
+	before := notReturned()
+	if before < releaseFloor/quietShare {
+		t.Skipf("the runtime returned the burst already (%d bytes left)", before)
+	}
+	if before < releaseFloor && r.look(releaseFloor) {
+		t.Fatal("released although a collection ran since the last look")
+	}
+	if !r.look(releaseFloor) {
+		t.Fatalf("%d MB free, quiet: nothing released", notReturned()>>20)
+	}
+	if after := notReturned(); after >= releaseFloor/quietShare/2 {
+		t.Fatalf("%d MB still not returned after the release (%d MB before)", after>>20, before>>20)
+	}
+}

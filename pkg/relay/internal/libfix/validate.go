@@ -260,3 +260,14 @@ func stringEnd(b []byte, i int) int {
 		}
 	}
 }
+
+// Inbound checks the packets of one connection that the library does not
+// read (the relay's own websocket sessions, pkg/relay/lite.go) with the
+// same rules: Check returns why the data of an Engine.IO message (text
+// without its "4", or binary) is refused, or "".
+type Inbound struct{ in inbound }
+
+func (i *Inbound) Check(data []byte, binary bool) string { return i.in.check(data, binary) }
+
+// Owed reports whether binary attachments are still owed.
+func (i *Inbound) Owed() bool { return i.in.pending > 0 }

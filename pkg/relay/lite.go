@@ -1,0 +1,596 @@
+package relay
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sio-tools/sio/pkg/lines"
+	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
+	"github.com/sio-tools/sio/pkg/relay/internal/wsconn"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// The relay's own sessions. A client that opens its session on a
+// websocket (no long-polling first) gets a wsconn.Conn and a liteConn
+// instead of the library's engine socket, client and sockets: the
+// library keeps about 46 KB and three goroutines per idle connection, a
+// liteConn a few KB and one goroutine (docs/ARCHITECTURE.md). The relay's
+// rules are the same on both kinds: events go to the other clients of the
+// namespace or rooms, whichever kind they are (recipients and
+// liteRecipients), acks are answered once written, packets are checked
+// as libfix checks them.
+//
+// The library still serves long-polling and the upgrade from it (browsers
+// start there), the adapters (--redis, --redis-streams), --parser msgpack,
+// and clients that ask for recovery in their handshake's query
+// (OffsetsKey): their sessions are the library's. A client that asks
+// for it only in its CONNECT's auth on such a session gets no pid in its
+// CONNECT answer, as from a server without recovery.
+
+// liteOn reports whether o lets the relay serve sessions itself.
+func (o Options) liteOn() bool {
+	return !o.LibraryOnly && o.Adapter == nil && !o.Msgpack && !(o.Recover > 0 && o.RecoverAll)
+}
+
+// liteConfig is the sessions' Engine.IO settings: the library's defaults
+// where o leaves them zero.
+func (o Options) liteConfig() *wsconn.Config {
+	cfg := &wsconn.Config{
+		PingInterval: o.PingInterval,
+		PingTimeout:  o.PingTimeout,
+		MaxPayload:   o.MaxBytes,
+		MaxQueue:     o.MaxQueue,
+		StallTime:    stallTime,
+		HardFactor:   hardQueueFactor,
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 25 * time.Second
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = 20 * time.Second
+	}
+	return cfg
+}
+
+// liteSet is every session of the relay's own and its sockets by
+// namespace and room.
+type liteSet struct {
+	cfg   *wsconn.Config
+	mu    sync.RWMutex
+	conns map[*liteConn]struct{}
+	nsps  map[string]*liteNsp
+}
+
+type liteNsp struct {
+	socks map[*liteSock]struct{}
+	rooms map[socket.Room]map[*liteSock]struct{}
+}
+
+func newLiteSet(cfg *wsconn.Config) *liteSet {
+	return &liteSet{cfg: cfg, conns: make(map[*liteConn]struct{}), nsps: make(map[string]*liteNsp)}
+}
+
+// count is the number of open sessions.
+func (ls *liteSet) count() int {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	return len(ls.conns)
+}
+
+// all lists the open sessions.
+func (ls *liteSet) all() []*liteConn {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	list := make([]*liteConn, 0, len(ls.conns))
+	for c := range ls.conns {
+		list = append(list, c)
+	}
+	return list
+}
+
+func (ls *liteSet) join(s *liteSock) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	n := ls.nsps[s.from.nsp]
+	if n == nil {
+		n = &liteNsp{socks: make(map[*liteSock]struct{})}
+		ls.nsps[s.from.nsp] = n
+	}
+	n.socks[s] = struct{}{}
+	for _, room := range s.from.rooms {
+		if n.rooms == nil {
+			n.rooms = make(map[socket.Room]map[*liteSock]struct{})
+		}
+		m := n.rooms[room]
+		if m == nil {
+			m = make(map[*liteSock]struct{})
+			n.rooms[room] = m
+		}
+		m[s] = struct{}{}
+	}
+}
+
+func (ls *liteSet) leave(s *liteSock) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	n := ls.nsps[s.from.nsp]
+	if n == nil {
+		return
+	}
+	delete(n.socks, s)
+	for _, room := range s.from.rooms {
+		if m := n.rooms[room]; m != nil {
+			delete(m, s)
+			if len(m) == 0 {
+				delete(n.rooms, room)
+			}
+		}
+	}
+	if len(n.socks) == 0 {
+		delete(ls.nsps, s.from.nsp)
+	}
+}
+
+// recipients lists the sockets of nsp an event from a sender with these
+// rooms goes to (the namespace's without rooms), but not.
+func (ls *liteSet) recipients(nsp string, rooms []socket.Room, not *liteSock) []*liteSock {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	n := ls.nsps[nsp]
+	if n == nil {
+		return nil
+	}
+	if len(rooms) == 0 {
+		list := make([]*liteSock, 0, len(n.socks))
+		for s := range n.socks {
+			if s != not {
+				list = append(list, s)
+			}
+		}
+		return list
+	}
+	var list []*liteSock
+	var seen map[*liteSock]bool
+	if len(rooms) > 1 {
+		seen = make(map[*liteSock]bool)
+	}
+	for _, room := range rooms {
+		for s := range n.rooms[room] {
+			if s == not || seen[s] {
+				continue
+			}
+			if seen != nil {
+				seen[s] = true
+			}
+			list = append(list, s)
+		}
+	}
+	return list
+}
+
+// liteRecipients calls fn for each session socket an event from from goes
+// to.
+func (r *Relay) liteRecipients(from *sender, fn func(*liteSock)) {
+	if r.lite == nil {
+		return
+	}
+	for _, s := range r.lite.recipients(from.nsp, from.rooms, from.l) {
+		fn(s)
+	}
+}
+
+// liteConn is the relay's side of one session.
+type liteConn struct {
+	r      *Relay
+	c      *wsconn.Conn
+	qrooms []string // the handshake query's "room" values
+	in     libfix.Inbound
+	dec    parser.Decoder // while a binary packet's attachments come
+	decode *parser.Packet // what dec decoded last
+
+	written written
+	left    atomic.Bool // a socket left its namespace itself: the client is going
+	joined  atomic.Bool
+
+	mu     sync.Mutex
+	socks  []*liteSock // by namespace
+	closed bool
+
+	joinedAddr, closedAddr func()
+	bare                   *time.Timer
+}
+
+// liteSock is a session's socket in one namespace.
+type liteSock struct {
+	conn  *liteConn
+	from  *sender // its namespace, id and rooms
+	label string  // its namespace's metrics label
+	gone  sync.Once
+	told  atomic.Bool // the server's DISCONNECT was sent
+}
+
+// send queues frames for the session's client.
+func (lc *liteConn) send(frames ...wsconn.Frame) { lc.c.Send(frames...) }
+
+// Queued is told of frames queued for the client (wsconn.Handler).
+func (lc *liteConn) Queued(frames []wsconn.Frame) {
+	lc.written.created.Add(int64(len(frames)))
+	for _, f := range frames {
+		lc.r.bytesOut.Add(len(f.Data))
+		lc.r.sent.Inc()
+	}
+}
+
+func (lc *liteConn) Flushing(n int) { lc.written.flush(n) }
+func (lc *liteConn) Drained()       { lc.written.drain(1) }
+
+// acceptLite opens a session of the relay's own on the websocket
+// handshake req.
+func (r *Relay) acceptLite(w http.ResponseWriter, req *http.Request, q url.Values) {
+	var lc *liteConn
+	_, err := wsconn.Accept(w, req, r.lite.cfg, func(c *wsconn.Conn) wsconn.Handler {
+		lc = &liteConn{r: r, c: c, qrooms: q["room"]}
+		if r.perAddress != nil {
+			lc.joinedAddr, lc.closedAddr = r.perAddress.opened(req.RemoteAddr)
+		}
+		r.lite.mu.Lock()
+		r.lite.conns[lc] = struct{}{}
+		r.lite.mu.Unlock()
+		lc.bare = time.AfterFunc(r.connectTimeout, func() {
+			if !lc.joined.Load() {
+				c.Close("forced close")
+			}
+		})
+		return lc
+	})
+	if err != nil {
+		r.log.Debug("websocket handshake failed", "addr", req.RemoteAddr, "err", err)
+		return
+	}
+	if r.closed.Load() {
+		lc.c.Close("forced close") // Close may have listed the sessions before this one
+	}
+}
+
+// Message takes each message of the client, in order (wsconn.Handler).
+func (lc *liteConn) Message(data []byte, binary bool) {
+	r := lc.r
+	r.bytesIn.Add(len(data))
+	if binary {
+		if reason := lc.in.Check(data, true); reason != "" {
+			lc.refuse(reason)
+			return
+		}
+		lc.add(types.NewBytesBuffer(data))
+		return
+	}
+	if !lc.in.Owed() {
+		if nsp, ok := flushRequest(data); ok {
+			// Every event read before it was handed on already: the
+			// reader relays them as it reads them.
+			lc.send(wsconn.Frame{Data: []byte("44" + nsp + `,{"message":"flush confirmed"}`)})
+			return
+		}
+		if lc.passthrough(data) {
+			return
+		}
+	}
+	if reason := lc.in.Check(data[1:], false); reason != "" {
+		lc.refuse(reason)
+		return
+	}
+	if lc.dec == nil {
+		lc.dec = parser.NewDecoder()
+		_ = lc.dec.On("decoded", func(args ...any) {
+			if p, ok := args[0].(*parser.Packet); ok {
+				lc.decode = p
+			}
+		})
+	}
+	lc.add(types.NewStringBuffer(data[1:]))
+}
+
+// add gives the decoder a packet's text or one of its attachments and
+// handles what it decoded.
+func (lc *liteConn) add(b types.BufferInterface) {
+	if lc.dec == nil {
+		lc.refuse("unexpected_binary")
+		return
+	}
+	var err error
+	if sb, ok := b.(*types.StringBuffer); ok {
+		err = lc.dec.Add(sb)
+	} else {
+		err = lc.dec.Add(b)
+	}
+	if err != nil {
+		lc.refuse("payload")
+		return
+	}
+	p := lc.decode
+	lc.decode = nil
+	if p == nil {
+		return // attachments owed
+	}
+	if !lc.in.Owed() {
+		lc.dec = nil // kept only while attachments come
+	}
+	lc.handle(p)
+}
+
+// refuse closes the session for a packet the official parsers refuse.
+func (lc *liteConn) refuse(reason string) {
+	lc.r.invalidPacket(reason, lc.c.RemoteAddr())
+	lc.c.Close("parse error")
+}
+
+// sock is the session's socket in nsp, or nil.
+func (lc *liteConn) sock(nsp string) *liteSock {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	for _, s := range lc.socks {
+		if s.from.nsp == nsp {
+			return s
+		}
+	}
+	return nil
+}
+
+// passthrough relays a plain event (or one that asks for an ack) as it
+// was read, as Relay.passthrough does for the library's sessions.
+func (lc *liteConn) passthrough(msg []byte) bool {
+	ack := int64(-1)
+	nsp, name, ok := plainEvent(msg)
+	if !ok {
+		msg, ack, ok = ackedEvent(msg)
+		if !ok {
+			return false
+		}
+		nsp, name, ok = plainEvent(msg)
+	}
+	if !ok || lines.Reserved(string(name)) {
+		return false
+	}
+	s := lc.sock(string(nsp))
+	if s == nil {
+		return false // handle closes the session
+	}
+	from, r := s.from, lc.r
+	var then func()
+	if ack >= 0 {
+		then = func() { r.afterWritten(from, func(lost, all int) { r.answerAck(from, ack, lost, all) }) }
+	}
+	r.forward(from, msg, then)
+	return true
+}
+
+// handle takes a decoded packet.
+func (lc *liteConn) handle(p *parser.Packet) {
+	if p.Type == parser.CONNECT {
+		lc.connect(p)
+		return
+	}
+	s := lc.sock(p.Nsp)
+	if s == nil {
+		// A packet for a namespace it did not join: the library and Node
+		// close the connection ("invalid state").
+		lc.c.Close("parse error")
+		return
+	}
+	switch p.Type {
+	case parser.DISCONNECT:
+		lc.left.Store(true)
+		lc.leave(s, "client namespace disconnect")
+	case parser.EVENT, parser.BINARY_EVENT:
+		args, _ := p.Data.([]any)
+		if p.Id != nil {
+			id := *p.Id
+			args = append(args, socket.Ack(func(data []any, _ error) { lc.ack(s, id, data) }))
+		}
+		lc.r.relay(s.from, args)
+	}
+	// An ACK answers nothing the relay asked: dropped.
+}
+
+// ack answers an event's ack id with data.
+func (lc *liteConn) ack(s *liteSock, id uint64, data []any) {
+	if data == nil {
+		data = []any{}
+	}
+	body, err := json.Marshal(data)
+	if err != nil {
+		body = []byte("[]")
+	}
+	pkt := "43" + nspPrefix(s.from.nsp) + strconv.FormatUint(id, 10) + string(body)
+	lc.send(wsconn.Frame{Data: []byte(pkt)})
+}
+
+// nspPrefix is how a packet names nsp: nothing for "/", else nsp and a comma.
+func nspPrefix(nsp string) string {
+	if nsp == "/" {
+		return ""
+	}
+	return nsp + ","
+}
+
+// connect joins the session to a namespace, as the library's namespaces
+// and the relay's middlewares do: the token, the rooms, then the answer.
+func (lc *liteConn) connect(p *parser.Packet) {
+	r := lc.r
+	nsp := p.Nsp
+	if lc.sock(nsp) != nil {
+		lc.c.Close("parse error") // a second CONNECT: "invalid state"
+		return
+	}
+	if r.closed.Load() {
+		lc.c.Close("forced close")
+		return
+	}
+	auth, _ := p.Data.(map[string]any)
+	addr := lc.c.RemoteAddr()
+	if r.token != "" && !tokenOK(&socket.Handshake{Auth: auth}, r.token) {
+		r.metrics.GetOrCreateCounter(`sio_refused_total{reason="unauthorized"}`).Inc()
+		r.log.Warn("refused: bad or missing token", "addr", addr, "nsp", nsp)
+		lc.connectError(nsp, map[string]any{"message": "unauthorized", "data": map[string]any{"reason": "token"}})
+		return
+	}
+	h := &socket.Handshake{Auth: auth}
+	if len(lc.qrooms) > 0 {
+		h.Query = types.ParsedUrlQuery{"room": lc.qrooms}
+	}
+	rooms := Rooms(h)
+	if len(rooms) > r.maxRooms {
+		r.Refused("rooms")
+		r.log.Warn("refused: too many rooms", "addr", addr, "nsp", nsp, "rooms", len(rooms), "max", r.maxRooms)
+		lc.connectError(nsp, map[string]any{"message": "too many rooms", "data": map[string]any{"max": r.maxRooms}})
+		return
+	}
+	s := &liteSock{conn: lc, label: r.nspLabel(nsp)}
+	s.from = newLiteSender(s, wsconn.NewID(), nsp, rooms)
+	if f := testHookJoining; f != nil {
+		f()
+	}
+	lc.mu.Lock()
+	if lc.closed {
+		lc.mu.Unlock()
+		return
+	}
+	lc.socks = append(lc.socks, s)
+	lc.mu.Unlock()
+	r.lite.join(s)
+	r.mu.Lock()
+	r.liteSocks++
+	r.byNsp[s.label]++
+	r.mu.Unlock()
+	// Close may have listed the sockets to tell before this one was
+	// recorded: then it is told here (it was recorded before this look,
+	// so a Close that starts later lists it).
+	closing := r.closed.Load()
+	r.connects.Inc()
+	if !lc.joined.Swap(true) {
+		lc.bare.Stop()
+		if lc.joinedAddr != nil {
+			lc.joinedAddr()
+		}
+	}
+	r.log.Info("connect", "id", s.from.id, "nsp", nsp, "addr", addr, "rooms", rooms, "recovered", false)
+	lc.send(wsconn.Frame{Data: []byte("40" + nspPrefix(nsp) + `{"sid":"` + string(s.from.id) + `"}`)})
+	if closing {
+		lc.disconnect(s)
+	}
+}
+
+// connectError refuses a CONNECT with a CONNECT_ERROR packet.
+func (lc *liteConn) connectError(nsp string, body map[string]any) {
+	b, _ := json.Marshal(body)
+	lc.send(wsconn.Frame{Data: []byte("44" + nspPrefix(nsp) + string(b))})
+}
+
+// leave takes a socket out of its namespace.
+func (lc *liteConn) leave(s *liteSock, reason string) {
+	s.gone.Do(func() {
+		r := lc.r
+		lc.mu.Lock()
+		for i, o := range lc.socks {
+			if o == s {
+				lc.socks = append(lc.socks[:i], lc.socks[i+1:]...)
+				break
+			}
+		}
+		lc.mu.Unlock()
+		r.lite.leave(s)
+		r.mu.Lock()
+		r.liteSocks--
+		r.byNsp[s.label]--
+		r.mu.Unlock()
+		r.metrics.GetOrCreateCounter(`sio_disconnections_total{reason="` + reason + `"}`).Inc()
+		r.log.Info("disconnect", "id", s.from.id, "nsp", s.from.nsp, "reason", reason)
+	})
+}
+
+// disconnect tells the client its socket was disconnected by the server.
+func (lc *liteConn) disconnect(s *liteSock) {
+	if s.told.Swap(true) {
+		return
+	}
+	lc.send(wsconn.Frame{Data: []byte("41" + nspPrefix(s.from.nsp))})
+	lc.leave(s, "server namespace disconnect")
+}
+
+// Closed ends the session (wsconn.Handler).
+func (lc *liteConn) Closed(reason string) {
+	r := lc.r
+	if reason == "slow consumer" {
+		r.slow.Inc()
+		r.log.Warn("disconnect slow consumer", "id", lc.c.ID(), "queued_bytes", lc.c.Queued(), "max", r.lite.cfg.MaxQueue)
+		reason = "forced close"
+	}
+	lc.mu.Lock()
+	lc.closed = true
+	socks := append([]*liteSock(nil), lc.socks...)
+	lc.mu.Unlock()
+	for _, s := range socks {
+		lc.leave(s, reason)
+	}
+	lc.written.close(!lc.left.Load())
+	lc.bare.Stop()
+	if lc.closedAddr != nil {
+		lc.closedAddr()
+	}
+	r.lite.mu.Lock()
+	delete(r.lite.conns, lc)
+	r.lite.mu.Unlock()
+}
+
+// closeLite tells every session's sockets they are disconnected (Close).
+func (r *Relay) closeLite() {
+	if r.lite == nil {
+		return
+	}
+	for _, lc := range r.lite.all() {
+		lc.mu.Lock()
+		socks := append([]*liteSock(nil), lc.socks...)
+		lc.mu.Unlock()
+		for _, s := range socks {
+			lc.disconnect(s)
+		}
+	}
+}
+
+// endLite closes the sessions left (Close, once the wait is over).
+func (r *Relay) endLite() {
+	if r.lite == nil {
+		return
+	}
+	for _, lc := range r.lite.all() {
+		lc.c.Close("forced close")
+	}
+}
+
+// liteFrames is an outgoing event as session frames, made once per event.
+func (o *outgoing) liteFrames() []wsconn.Frame {
+	if o.frames != nil {
+		return o.frames
+	}
+	if o.opts != nil && o.opts.WsPreEncodedFrame != nil {
+		o.frames = []wsconn.Frame{{Data: o.opts.WsPreEncodedFrame.Bytes()}}
+		return o.frames
+	}
+	fs := make([]wsconn.Frame, 0, len(o.packets))
+	for _, p := range o.packets {
+		if sb, ok := p.(*types.StringBuffer); ok {
+			fs = append(fs, wsconn.Frame{Data: append([]byte{'4'}, sb.Bytes()...)})
+			continue
+		}
+		fs = append(fs, wsconn.Frame{Data: p.Bytes(), Binary: true})
+	}
+	o.frames = fs
+	return fs
+}
