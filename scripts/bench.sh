@@ -8,6 +8,11 @@
 #   3. 10 publishers -> 10 subscribers, 5,000 events each
 #   4. 1 -> 1 at 2,000 events/s for 10 s: latency
 #   5. 2,000 idle connections held 30 s: server RSS per connection
+#   5n. scenario 5 with the official Node client as the generator
+#      (scripts/peers/load.js idle), transports: ["websocket"]
+#   5u. the same with the official client's default transports: long-polling,
+#      then the upgrade to websocket (browsers' default too; sio-serve
+#      serves such sessions through the library, docs/ARCHITECTURE.md)
 #   6. scenario 3 across two nodes on one redis-server: 10 publishers on one
 #      node, 10 subscribers on the other (sio-serve --redis; relay.js --redis
 #      with @socket.io/redis-adapter)
@@ -54,8 +59,8 @@
 #   BENCH_QUICK=1    a smoke run: a tenth of the events, 1 run, 200 idle
 #                    connections for 3 s (about 30 s)
 #   BENCH_RUNS=N     runs per scenario and server
-#   BENCH_ONLY=LIST  only these scenarios, a comma list of 1 2 3 4 5 6 7 8
-#                    pipeline storm scale (default: all but storm, which
+#   BENCH_ONLY=LIST  only these scenarios, a comma list of 1 2 3 4 5 5n 5u 6 7
+#                    8 pipeline storm scale (default: all but storm, which
 #                    scripts/connect-storm.sh runs, and scale,
 #                    scripts/scale.sh)
 #   BENCH_STORM_PARALLEL=N  connects in flight at once in storm (100)
@@ -71,7 +76,7 @@ cd "$(dirname "$0")/.."
 
 quick=${BENCH_QUICK:-}
 runs=${BENCH_RUNS:-3}
-only=${BENCH_ONLY:-1,2,3,4,5,6,7,8,pipeline}
+only=${BENCH_ONLY:-1,2,3,4,5,5n,5u,6,7,8,pipeline}
 scale=1
 idle_conns=2000
 idle_hold=30s
@@ -268,6 +273,29 @@ scenario 3 flow "3. 10->10, $n2 events each" $((n2 / 5)) -- flow -pubs 10 -subs 
 scenario 4 rate "4. 1->1 at 2,000/s, $n4 events" 1000 -- flow -pubs 1 -subs 1 -events "$n4" -rate 2000 -window 100000
 servers="sio node"
 scenario 5 idle "5. $idle_conns idle conns, $idle_hold" 0 -- idle -conns "$idle_conns" -hold "$idle_hold"
+
+# node_idle ID TITLE TRANSPORTS: scenario 5 driven by scripts/peers/load.js
+# idle (the official Node client), a fresh server per run.
+node_idle() {
+	local id=$1 title=$2 tr=$3 run server
+	want "$id" || return 0
+	for run in $(seq "$runs"); do
+		for server in sio node; do
+			start_server "$server" || continue
+			log "$title: $server, run $run/$runs"
+			if node scripts/peers/load.js idle --url "$srv_url" --pid "$srv_pid" --conns "$idle_conns" \
+				--hold "${idle_hold%s}" --transports "$tr" >"$tmp/idle.json"; then
+				sed 's/}$/,"scenario":"'"$title"'","kind":"idle","server":"'"$server"'","run":'"$run"',"time":"'"$stamp"'"}/' \
+					"$tmp/idle.json" >>"$results"
+			else
+				log "$title: $server run $run failed"
+			fi
+			stop "$srv_pid"
+		done
+	done
+}
+node_idle 5n "5n. $idle_conns idle conns, $idle_hold, Node client, websocket" websocket
+node_idle 5u "5u. $idle_conns idle conns, $idle_hold, Node client, polling then upgrade" polling,websocket
 # Issue 7 (scripts/connect-storm.sh): connect time of storm_conns clients,
 # storm_parallel connecting at once, against a fresh server each run; with
 # the sio commands' own client (pkg/conn.Dial) and a raw websocket client.

@@ -451,7 +451,7 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		defer done()
 	}
 	if r.lite != nil && sid == "" && q.Get("transport") == "websocket" && q.Get("EIO") == "4" &&
-		!q.Has(OffsetsKey) && websocket.IsWebSocketUpgrade(req) {
+		(r.recovery == nil || !q.Has(OffsetsKey)) && websocket.IsWebSocketUpgrade(req) {
 		r.acceptLite(w, req, q)
 		return
 	}

@@ -8,6 +8,8 @@
 //                    [--auth JSON] [--stall D]
 //   node load.js pub --url U --pubs P --events E --rate R [--size B]
 //                    [--auth JSON]
+//   node load.js idle --url U --conns N --hold S --pid PID
+//                    [--transports websocket|polling,websocket]
 //
 // sub connects N websocket clients to the main namespace, prints "ready" on
 // stderr once all are connected, and counts, per subscriber and publisher,
@@ -29,6 +31,12 @@
 // publisher asks for an ack, so that everything was written before it
 // exits; then it prints one JSON line: sent, seconds (first due time to the
 // last ack), generator_cpu_s and generator_cores over those seconds.
+//
+// idle connects N clients (--transports: websocket alone, the default, or
+// the official client's default, long-polling then an upgrade to
+// websocket), 50 in flight at once, holds them --hold seconds, and prints
+// sio-load idle's JSON line: the server's RSS before and after (from
+// /proc/PID/status), per connection, and the connections lost.
 //
 // The payload is one string of --size bytes (100) as the frame goes out:
 // "PUB SEQ SENT_MS xxx...". Exit 0; 1 when a connection is lost or an ack
@@ -59,6 +67,9 @@ try {
       pid: { type: "string", default: "0" },
       auth: { type: "string", default: "" },
       stall: { type: "string", default: "10" }, // seconds
+      conns: { type: "string", default: "2000" },
+      hold: { type: "string", default: "30" }, // seconds
+      transports: { type: "string", default: "websocket" },
     },
   });
 } catch (err) {
@@ -104,7 +115,7 @@ function connect(n, setup) {
   const sockets = [];
   const connected = [];
   for (let i = 0; i < n; i++) {
-    const socket = io(opt.url, { transports: ["websocket"], reconnection: false, forceNew: true, auth });
+    const socket = io(opt.url, { transports: opt.transports.split(","), reconnection: false, forceNew: true, auth });
     if (setup) setup(socket, i);
     sockets.push(socket);
     connected.push(
@@ -276,6 +287,51 @@ function pub() {
   });
 }
 
+// rssKB: the VmRSS of pid in KB, or NaN.
+function rssKB() {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m);
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function idle() {
+  const n = num("conns");
+  const holdMs = num("hold") * 1000;
+  const before = rssKB();
+  const start = now();
+  const sockets = [];
+  let lost = 0;
+  for (let i = 0; i < n; i += 50) {
+    // 50 in flight at once, as sio-load idle
+    const batch = await connect(Math.min(50, n - i));
+    sockets.push(...batch);
+  }
+  done = true; // a disconnect counts as lost, not as a failure
+  for (const s of sockets) s.on("disconnect", () => lost++);
+  const connectS = (now() - start) / 1000;
+  const upgraded = sockets.filter((s) => s.io.engine.transport.name === "websocket").length;
+  await new Promise((r) => setTimeout(r, holdMs));
+  const after = rssKB();
+  const res = {
+    generator: "node",
+    transports: opt.transports,
+    conns: n,
+    failed: 0,
+    conns_lost: lost,
+    on_websocket: upgraded,
+    connect_s: round(connectS, 3),
+    rss_before_kb: before,
+    rss_after_kb: after,
+    rss_kb_per_conn: round(n - lost > 0 ? (after - before) / (n - lost) : 0, 3),
+  };
+  for (const s of sockets) s.disconnect();
+  process.stdout.write(JSON.stringify(res) + "\n", () => process.exit(0));
+}
+
 if (role === "sub") sub();
 else if (role === "pub") pub();
-else usage(`want a role, sub or pub, not ${role === undefined ? "nothing" : JSON.stringify(role)}`);
+else if (role === "idle") idle();
+else usage(`want a role, sub, pub or idle, not ${role === undefined ? "nothing" : JSON.stringify(role)}`);
