@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sio-tools/sio/pkg/lines"
 	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
 	"github.com/sio-tools/sio/pkg/relay/internal/wsconn"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
@@ -346,16 +345,8 @@ func (lc *liteConn) sock(nsp string) *liteSock {
 // passthrough relays a plain event (or one that asks for an ack) as it
 // was read, as Relay.passthrough does for the library's sessions.
 func (lc *liteConn) passthrough(msg []byte) bool {
-	ack := int64(-1)
-	nsp, name, ok := plainEvent(msg)
+	msg, nsp, ack, ok := passable(msg)
 	if !ok {
-		msg, ack, ok = ackedEvent(msg)
-		if !ok {
-			return false
-		}
-		nsp, name, ok = plainEvent(msg)
-	}
-	if !ok || lines.Reserved(string(name)) {
 		return false
 	}
 	s := lc.sock(string(nsp))

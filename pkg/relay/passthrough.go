@@ -99,16 +99,8 @@ func (ss *senders) get(nsp []byte) *sender {
 // arguments were encoded again, their keys sorted and big numbers
 // rounded (sio-pub --ack | ... | sio-sub -f json changed the data).
 func (r *Relay) passthrough(sid string, msg []byte) bool {
-	ack := int64(-1)
-	nsp, name, ok := plainEvent(msg)
+	msg, nsp, ack, ok := passable(msg)
 	if !ok {
-		msg, ack, ok = ackedEvent(msg)
-		if !ok {
-			return false
-		}
-		nsp, name, ok = plainEvent(msg)
-	}
-	if !ok || lines.Reserved(string(name)) {
 		return false
 	}
 	c, ok := r.conns.Load(sid)
@@ -136,6 +128,25 @@ func (r *Relay) passthrough(sid string, msg []byte) bool {
 		r.forward(from, msg, then)
 	})
 	return true
+}
+
+// passable reads a message the passthrough may take: a plain event
+// (ack -1), or one that asks for an ack (its id; msg without it), whose
+// name is not reserved.
+func passable(msg []byte) (plain, nsp []byte, ack int64, ok bool) {
+	ack = -1
+	nsp, name, ok := plainEvent(msg)
+	if !ok {
+		msg, ack, ok = ackedEvent(msg)
+		if !ok {
+			return nil, nil, 0, false
+		}
+		nsp, name, ok = plainEvent(msg)
+	}
+	if !ok || lines.Reserved(string(name)) {
+		return nil, nil, 0, false
+	}
+	return msg, nsp, ack, true
 }
 
 // ackedEvent turns an event that asks for an ack, "4" "2" ["/" NSP ","]

@@ -6,22 +6,30 @@ import (
 	"testing"
 )
 
+// notReturned is the free heap the runtime has not returned.
+func notReturned() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapIdle - m.HeapReleased
+}
+
+// burst allocates and touches n MB.
+func burst(n int) [][]byte {
+	b := make([][]byte, 0, n)
+	for range n {
+		m := make([]byte, 1<<20)
+		m[0] = 1
+		b = append(b, m)
+	}
+	return b
+}
+
 // A freed burst is given back to the system at once: the free heap not
 // yet returned drops below the floor.
 func TestReleaseIfIdle(t *testing.T) {
-	notReturned := func() uint64 {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapIdle - m.HeapReleased
-	}
-	burst := make([][]byte, 0, 300)
-	for range 300 {
-		b := make([]byte, 1<<20)
-		b[0] = 1
-		burst = append(burst, b)
-	}
-	runtime.KeepAlive(burst)
-	burst = nil
+	b := burst(300)
+	runtime.KeepAlive(b)
+	b = nil
 	runtime.GC()
 	before := notReturned()
 	if before < releaseFloor {
@@ -49,15 +57,10 @@ func TestReleaseGarbageWhenIdle(t *testing.T) {
 		runtime.ReadMemStats(&m)
 		return m.HeapInuse
 	}
-	burst := make([][]byte, 0, 300)
-	for range 300 {
-		b := make([]byte, 1<<20)
-		b[0] = 1
-		burst = append(burst, b)
-	}
+	b := burst(300)
 	runtime.GC() // the burst is live at this collection: the next is far off
-	runtime.KeepAlive(burst)
-	burst = nil
+	runtime.KeepAlive(b)
+	b = nil
 	var r releaser // its first look sees collections it did not count
 	if r.look(releaseFloor) {
 		t.Fatal("released garbage although a collection ran since the last look")
@@ -78,19 +81,9 @@ func TestReleaseGarbageWhenIdle(t *testing.T) {
 // connections left behind), once no collection ran between two looks.
 func TestReleaseWhenQuiet(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(400)) // as sio-serve runs
-	notReturned := func() uint64 {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapIdle - m.HeapReleased
-	}
-	burst := make([][]byte, 0, 24)
-	for range 24 {
-		b := make([]byte, 1<<20)
-		b[0] = 1
-		burst = append(burst, b)
-	}
-	runtime.KeepAlive(burst)
-	burst = nil
+	b := burst(24)
+	runtime.KeepAlive(b)
+	b = nil
 	runtime.GC()
 	var r releaser // its first look sees collections it did not count
 	before := notReturned()

@@ -2,9 +2,7 @@ package libfix
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	ws "github.com/gorilla/websocket"
+	"github.com/sio-tools/sio/pkg/relay/internal/wsconn"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
@@ -43,10 +42,6 @@ func (c wsCtor) New(ctx *types.HttpContext) transports.Transport {
 // closeWait is how long closing a connection waits for a write in
 // progress (a client that stopped reading does not hold it longer).
 const closeWait = time.Second
-
-// maxCopy is the largest payload copied into a batch's buffer; a larger
-// one is written from where it lies.
-const maxCopy = 16 << 10
 
 // wsTransport is the relay's Engine.IO websocket transport. It replaces
 // the library's, which writes each packet with a write(2) of its own from
@@ -219,7 +214,7 @@ func (w *wsTransport) read() {
 		if mt != ws.TextMessage && mt != ws.BinaryMessage {
 			continue
 		}
-		data, err := readMessage(r)
+		data, err := wsconn.ReadMessage(r)
 		if err != nil {
 			w.OnError("websocket error", err)
 			return
@@ -238,34 +233,6 @@ func (w *wsTransport) read() {
 		}
 		w.OnData(buf)
 	}
-}
-
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-
-// readMessage reads a message into a slice of its own size (the library's
-// buffers start reading at 512 bytes and grow by doubling: most of the
-// reading side's allocations, for messages of a hundred bytes).
-func readMessage(r io.Reader) ([]byte, error) {
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
-	b := (*bp)[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if cap(b) <= 64<<10 {
-		*bp = b[:0]
-	}
-	return append([]byte(nil), b...), nil
 }
 
 // Send takes the packets the engine flushes; they are written in order.
@@ -334,42 +301,20 @@ func (w *wsTransport) writeLoop() {
 	}
 }
 
-var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
-
-// writeBatch frames packets into websocket messages and writes them,
-// small ones copied into one buffer, large ones from where they lie.
+// writeBatch frames packets into websocket messages and writes them with
+// one call (wsconn.WriteFrames).
 func (w *wsTransport) writeBatch(packets []*packet.Packet) error {
-	bp := batchBufs.Get().(*[]byte)
-	defer batchBufs.Put(bp)
-	buf := (*bp)[:0]
-	var vec net.Buffers
+	frames := make([]wsconn.Frame, 0, len(packets))
 	for _, p := range packets {
 		payload, text, err := w.encode(p)
 		if err != nil {
 			return err
 		}
-		buf = appendHeader(buf, text, len(payload))
-		if len(payload) <= maxCopy {
-			buf = append(buf, payload...)
-			continue
-		}
-		vec = append(vec, buf, payload)
-		buf = buf[len(buf):len(buf):len(buf)] // what follows goes elsewhere
+		frames = append(frames, wsconn.Frame{Data: payload, Binary: !text})
 	}
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	if vec == nil {
-		if cap(buf) <= 1<<20 {
-			*bp = buf[:0] // keep what it grew to
-		}
-		_, err := w.raw.Write(buf)
-		return err
-	}
-	if len(buf) > 0 {
-		vec = append(vec, buf)
-	}
-	_, err := vec.WriteTo(w.raw)
-	return err
+	return wsconn.WriteFrames(w.raw, frames)
 }
 
 // encode returns a packet's websocket payload and whether it is text.
@@ -388,32 +333,11 @@ func (w *wsTransport) encode(p *packet.Packet) ([]byte, bool, error) {
 	return data.Bytes(), text, nil
 }
 
-// appendHeader appends a server's (unmasked) frame header for a whole
-// message of n bytes.
-func appendHeader(b []byte, text bool, n int) []byte {
-	op := byte(0x82) // FIN, binary
-	if text {
-		op = 0x81
-	}
-	switch {
-	case n < 126:
-		return append(b, op, byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(b, op, 126), uint16(n))
-	default:
-		return binary.BigEndian.AppendUint64(append(b, op, 127), uint64(n))
-	}
-}
-
 // writeControl writes a control frame (payload at most 125 bytes).
 func (w *wsTransport) writeControl(op int, data []byte) error {
-	f := append([]byte{0x80 | byte(op), byte(len(data))}, data...)
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	_ = w.raw.SetWriteDeadline(time.Now().Add(closeWait))
-	_, err := w.raw.Write(f)
-	_ = w.raw.SetWriteDeadline(time.Time{})
-	return err
+	return wsconn.WriteControl(w.raw, op, data)
 }
 
 // DoClose sends the close frame once a write in progress is done; the

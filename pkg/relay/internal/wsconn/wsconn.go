@@ -179,7 +179,7 @@ func (c *Conn) read() {
 		if mt != ws.TextMessage && mt != ws.BinaryMessage {
 			continue
 		}
-		data, err := readMessage(r)
+		data, err := ReadMessage(r)
 		if err != nil {
 			reason = "transport error"
 			return
@@ -214,8 +214,9 @@ func (c *Conn) read() {
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
-// readMessage reads a message into a slice of its own size.
-func readMessage(r io.Reader) ([]byte, error) {
+// ReadMessage reads a message into a slice of its own size (the
+// library's buffers start reading at 512 bytes and grow by doubling).
+func ReadMessage(r io.Reader) ([]byte, error) {
 	bp := readBufs.Get().(*[]byte)
 	defer readBufs.Put(bp)
 	b := (*bp)[:0]
@@ -375,38 +376,47 @@ var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return
 // one is written from where it lies.
 const maxCopy = 16 << 10
 
-// writeBatch frames a batch into websocket messages and writes them with
-// one call. It returns the bytes the batch counted for in queued.
+// writeBatch writes a batch, and returns the bytes it counted for in
+// queued.
 func (c *Conn) writeBatch(frames []Frame) (int64, error) {
+	var n int64
+	for _, f := range frames {
+		n += int64(len(f.Data)) + 1
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return n, WriteFrames(c.raw, frames)
+}
+
+// WriteFrames frames messages and writes them to w with one call: small
+// ones copied into one buffer, large ones written from where they lie.
+// The caller keeps other writers out.
+func WriteFrames(w net.Conn, frames []Frame) error {
 	bp := batchBufs.Get().(*[]byte)
 	defer batchBufs.Put(bp)
 	buf := (*bp)[:0]
 	var vec net.Buffers
-	var n int64
 	for _, f := range frames {
-		n += int64(len(f.Data)) + 1
 		buf = AppendHeader(buf, !f.Binary, len(f.Data))
 		if len(f.Data) <= maxCopy {
 			buf = append(buf, f.Data...)
 			continue
 		}
 		vec = append(vec, buf, f.Data)
-		buf = buf[len(buf):len(buf):len(buf)]
+		buf = buf[len(buf):len(buf):len(buf)] // what follows goes elsewhere
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	if vec == nil {
 		if cap(buf) <= 1<<20 {
-			*bp = buf[:0]
+			*bp = buf[:0] // keep what it grew to
 		}
-		_, err := c.raw.Write(buf)
-		return n, err
+		_, err := w.Write(buf)
+		return err
 	}
 	if len(buf) > 0 {
 		vec = append(vec, buf)
 	}
-	_, err := vec.WriteTo(c.raw)
-	return n, err
+	_, err := vec.WriteTo(w)
+	return err
 }
 
 // AppendHeader appends a server's (unmasked) frame header for a whole
@@ -432,12 +442,19 @@ const closeWait = time.Second
 
 // writeControl writes a control frame (payload at most 125 bytes).
 func (c *Conn) writeControl(op int, data []byte) error {
-	f := append([]byte{0x80 | byte(op), byte(len(data))}, data...)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.raw.SetWriteDeadline(time.Now().Add(closeWait))
-	_, err := c.raw.Write(f)
-	_ = c.raw.SetWriteDeadline(time.Time{})
+	return WriteControl(c.raw, op, data)
+}
+
+// WriteControl writes a control frame (payload at most 125 bytes) to w,
+// giving up after closeWait (a client that stopped reading does not hold
+// it longer). The caller keeps other writers out.
+func WriteControl(w net.Conn, op int, data []byte) error {
+	f := append([]byte{0x80 | byte(op), byte(len(data))}, data...)
+	_ = w.SetWriteDeadline(time.Now().Add(closeWait))
+	_, err := w.Write(f)
+	_ = w.SetWriteDeadline(time.Time{})
 	return err
 }
 
