@@ -293,3 +293,69 @@ func rssKB(t *testing.T, pid int) int {
 	t.Fatal("no VmRSS")
 	return 0
 }
+
+// Out of open files (ulimit -n), sio-serve refuses a new client at once,
+// with 503 and Retry-After, and counts it; the clients it holds stay, and
+// once some leave new ones are taken again. Before, such a client waited
+// in the listen backlog until its own handshake timeout (accept failed,
+// and net/http tried again after a pause), where Node resets it.
+func TestServeOutOfOpenFiles(t *testing.T) {
+	p := startPath(t, procOpts{}, "bash", "-c", "ulimit -n 64 && exec sio-serve --port 0 --max-conns 0 -q")
+	m := p.stderr.waitFor(t, listening, 20*time.Second)
+	port, _ := strconv.Atoi(m[2])
+	srv := &server{proc: p, URL: m[1], Port: port}
+	ws := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	dialer := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	var held []*websocket.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	refusedAt := -1
+	for i := 0; i < 100; i++ {
+		start := time.Now()
+		c, resp, err := dialer.Dial(ws, nil)
+		if err == nil {
+			held = append(held, c)
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("connection %d: %v after %v, want 503 once out of files", i, err, time.Since(start).Round(time.Millisecond))
+		}
+		if resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("503 without Retry-After")
+		}
+		refusedAt = i
+		break
+	}
+	if refusedAt < 0 {
+		t.Fatalf("100 connections held under ulimit -n 64: the limit did not apply")
+	}
+	t.Logf("refused at connection %d", refusedAt)
+	// The clients held stay: each answers a ping.
+	for _, c := range held[:5] {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, msg, err := c.ReadMessage(); err != nil || msg[0] != '0' {
+			t.Fatalf("a held client: open packet %q, %v", msg, err)
+		}
+	}
+	for _, c := range held[len(held)-10:] {
+		c.Close()
+	}
+	held = held[:len(held)-10]
+	var c *websocket.Conn
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if c, _, err = dialer.Dial(ws, nil); err == nil {
+			held = append(held, c)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new client taken 10 s after ten left: %v", err)
+		}
+	}
+	if n := srv.metric(t, `sio_refused_total{reason="open_files"}`); n < 1 {
+		t.Fatalf(`sio_refused_total{reason="open_files"} %v, want at least 1`, n)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/sio-tools/sio/pkg/cli"
@@ -354,7 +355,8 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 		}
 		defer root.Close()
 	}
-	ln, scheme, err := listen(c, tc)
+	var shed func() // set once the relay is made, before Serve
+	ln, scheme, err := listen(c, tc, func() { shed() })
 	if err != nil {
 		return err
 	}
@@ -368,6 +370,7 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	}
 	r := relay.New(relayOptions(c, cluster, log))
 	srv := newServer(newHandler(c, r, st, cluster, log), log)
+	shed = shedLogger(r, log)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -412,16 +415,38 @@ func loadTLS(c Config) (*tls.Config, error) {
 
 // listen opens the address of c, over TLS when tc is set, and says the
 // scheme of the URL clients use.
-func listen(c Config, tc *tls.Config) (net.Listener, string, error) {
+// Out of open files, it refuses new clients at once (shedListener), and
+// calls shed for each.
+func listen(c Config, tc *tls.Config, shed func()) (net.Listener, string, error) {
 	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", cli.Errorf(cli.ExitStart, "listen: %v", listenError(addr, err))
 	}
 	if tc == nil {
-		return ln, "http", nil
+		return newShedListener(ln, true, shed), "http", nil
 	}
-	return tls.NewListener(ln, tc), "https", nil
+	return tls.NewListener(newShedListener(ln, false, shed), tc), "https", nil
+}
+
+// shedLogger counts each client refused for want of an open file
+// (sio_refused_total{reason="open_files"}) and says so on stderr, at most
+// every 10 s.
+func shedLogger(r *relay.Relay, log *slog.Logger) func() {
+	var mu sync.Mutex
+	var last time.Time
+	n := 0
+	return func() {
+		r.Refused("open_files")
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if time.Since(last) < 10*time.Second {
+			return
+		}
+		log.Warn("refused new clients: out of open files (raise ulimit -n, or lower --max-conns)", "refused", n)
+		last, n = time.Now(), 0
+	}
 }
 
 // relayOptions are the relay's settings from the flags; cluster, nil
