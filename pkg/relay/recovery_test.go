@@ -529,6 +529,7 @@ func TestRecoveryForgetsLogsOfFreedNamespaces(t *testing.T) {
 	const window = 200 * time.Millisecond
 	r, base := serverWith(t, relay.Options{Recover: window})
 	const n = 200
+	seen := 0 // iterations after which some namespace's log was kept
 	for i := range n {
 		nsp := "/n" + strconv.Itoa(i)
 		ws := rawDialOffsets(t, websocket.DefaultDialer, base)
@@ -542,9 +543,14 @@ func TestRecoveryForgetsLogsOfFreedNamespaces(t *testing.T) {
 			t.Fatalf("CONNECT answer %q, %v", m, err)
 		}
 		ws.Close()
+		if relay.Logs(r) > 0 {
+			seen++
+		}
 	}
-	if got := relay.Logs(r); got < n/2 {
-		t.Fatalf("%d namespace logs right after the clients left, want about %d: the test tests nothing", got, n)
+	// Logs were kept (on a busy machine the first ones are forgotten
+	// before the last client came: counted as the loop goes).
+	if seen < n/2 {
+		t.Fatalf("a namespace log was kept after only %d of %d clients: the test tests nothing", seen, n)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for relay.Logs(r) > 1 || relay.KeptBytes(r) > 0 {
