@@ -223,7 +223,9 @@ func (lc *liteConn) Queued(frames []wsconn.Frame) {
 	lc.written.created.Add(int64(len(frames)))
 	for _, f := range frames {
 		lc.r.bytesOut.Add(len(f.Data))
-		lc.r.sent.Inc()
+		if f.Binary || (len(f.Data) > 0 && f.Data[0] == '4') {
+			lc.r.sent.Inc() // a message, as the library counts: not a ping
+		}
 	}
 }
 
