@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -372,6 +373,12 @@ func Run(ctx context.Context, c Config, stdio cli.Stdio) error {
 	srv := newServer(newHandler(c, r, st, cluster, log), log)
 	shed = shedLogger(r, log)
 
+	// What starting cost (the viewer's assets compressed, the library's
+	// tables) is garbage now: freed and returned before the first client,
+	// so an idle server starts small and its RSS grows by what clients
+	// cost (a few MB were returned during the first clients otherwise,
+	// and hid that much of their cost).
+	debug.FreeOSMemory()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	stopReleasing := releaseMemoryInBackground(ctx)

@@ -324,8 +324,8 @@
   if (room) auth.room = room;
   if (token) auth.token = token;
   // A websocket first: sio-serve serves such a session itself, in about
-  // 8 KB, where a session that starts on long-polling and upgrades is the
-  // library's (about 50 KB), which counts with thousands of viewers.
+  // 10 KB, where a session that starts on long-polling and upgrades is the
+  // library's (about 60 KB), which counts with thousands of viewers.
   // Where no websocket gets through (a proxy), long-polling.
   const socket = io(ns, { auth: auth, transports: ['websocket', 'polling'], tryAllTransports: true });
   state('connecting', 'connecting to ' + where);
