@@ -74,6 +74,9 @@ func (l *shedListener) shedOne() bool {
 	l.spare = nil
 	c, err := l.Listener.Accept()
 	if err == nil {
+		if l.shed != nil {
+			l.shed() // counted before the client can read the answer
+		}
 		if l.plain {
 			// The request first (closed with it unread, the connection
 			// would be reset before the client read the answer).
@@ -83,9 +86,6 @@ func (l *shedListener) shedOne() bool {
 			_, _ = io.WriteString(c, busy)
 		}
 		_ = c.Close()
-		if l.shed != nil {
-			l.shed()
-		}
 	}
 	l.spare, _ = os.Open(os.DevNull) // nil if another goroutine took the file meanwhile
 	return err == nil
