@@ -27,7 +27,8 @@ import (
 // heap, at most once per interval). Garbage counts only when no
 // collection ran since the last look: a busy server collects it itself.
 
-// A quiet server (no collection between two looks) also returns what it
+// A quiet server (no collection and less than quietAlloc allocated
+// between two looks) also returns what it
 // could free from a smaller floor, releaseFloor/quietShare or half the
 // live heap, whichever is more (a forced collection costs about as much
 // as the live heap: it must free at least half as much): thousands of
@@ -63,7 +64,14 @@ func releaseMemory(ctx context.Context, interval time.Duration, floor uint64) {
 
 // releaser remembers the collections counted at its last look, and the
 // heap's objects after its last release.
-type releaser struct{ cycles, after uint64 }
+type releaser struct{ cycles, after, allocs uint64 }
+
+// quietAlloc is the most a server may allocate between two looks and
+// still count as quiet: with a GC target of 400 % a busy server may not
+// collect for many seconds (2,000 events a second through a small heap),
+// and freeing its heap every look slowed it down (the viewer's flood test
+// drained 2 to 3 times slower).
+const quietAlloc = 1 << 20
 
 // look frees and returns memory as releaseMemory says, and reports
 // whether it did.
@@ -73,6 +81,7 @@ func (r *releaser) look(floor uint64) bool {
 		{Name: "/memory/classes/heap/objects:bytes"}, // live, and garbage not yet swept
 		{Name: "/gc/heap/live:bytes"},                // live at the last collection
 		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/gc/heap/allocs:bytes"}, // allocated since the start
 	}
 	metrics.Read(s)
 	for _, v := range s {
@@ -83,16 +92,19 @@ func (r *releaser) look(floor uint64) bool {
 	free, objects, live, cycles := s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64(), s[3].Value.Uint64()
 	idle := cycles == r.cycles
 	r.cycles = cycles
+	allocs := s[4].Value.Uint64()
+	quiet := idle && allocs-r.allocs < quietAlloc
+	r.allocs = allocs
 	returnFree := free >= floor && free >= 2*live
 	collect := idle && objects >= r.after+floor
 	quietFloor := max(floor/quietShare, live/2)
-	settle := idle && (free >= quietFloor || objects >= r.after+quietFloor)
+	settle := quiet && (free >= quietFloor || objects >= r.after+quietFloor)
 	if !returnFree && !collect && !settle {
 		return false
 	}
 	debug.FreeOSMemory()
 	metrics.Read(s)
-	r.after, r.cycles = s[1].Value.Uint64(), s[3].Value.Uint64()
+	r.after, r.cycles, r.allocs = s[1].Value.Uint64(), s[3].Value.Uint64(), s[4].Value.Uint64()
 	return true
 }
 
