@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -79,11 +78,6 @@ func dialRawWith(ctx context.Context, d *websocket.Dialer, base, auth string, on
 	u, err := wsURL(base)
 	if err != nil {
 		return nil, err
-	}
-	if strings.Contains(auth, `"sio_offsets"`) {
-		// sio-serve serves a session that opens on a websocket itself,
-		// without recovery, unless the query asks for offsets too.
-		u += "&sio_offsets=1"
 	}
 	ws, _, err := d.DialContext(ctx, u, nil)
 	if err != nil {

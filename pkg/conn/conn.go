@@ -148,7 +148,7 @@ type Conn struct {
 	firstJoined chan struct{}
 }
 
-// offsetsKey in the handshake auth asks sio-serve for connection state
+// offsetsKey in the CONNECT's auth asks sio-serve for connection state
 // recovery even when it does not give it to every client (its relay
 // package names it OffsetsKey; the client does not import the server).
 const offsetsKey = "sio_offsets"
@@ -572,10 +572,6 @@ func endpoint(u *url.URL, path string) string {
 	q := u.Query()
 	q.Set("EIO", "4")
 	q.Set("transport", "websocket")
-	// sio-serve serves a session that opens on a websocket itself, without
-	// recovery, unless its query asks for offsets too (the CONNECT's auth
-	// comes too late to choose).
-	q.Set(offsetsKey, "1")
 	e.RawQuery = q.Encode()
 	return e.String()
 }

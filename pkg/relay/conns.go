@@ -199,6 +199,6 @@ func size(p *packet.Packet) int64 {
 }
 
 // testHookEngineClose, when set by a test, runs when the relay sees an
-// engine connection end, before the library does (it keeps the session
-// of the connection's sockets after this).
+// engine connection or a session of its own end, before the library or
+// the relay keeps the session of the connection's sockets.
 var testHookEngineClose atomic.Pointer[func()]

@@ -37,6 +37,14 @@ func PollWaiting(r *Relay, sid string) bool {
 	return ok && s.Transport().Name() == "polling" && s.Transport().Writable()
 }
 
+// OwnSessions returns the number of open sessions of the relay's own.
+func OwnSessions(r *Relay) int {
+	if r.lite == nil {
+		return 0
+	}
+	return r.lite.count()
+}
+
 // SetHandOverRounds sets the batches a sender hands over before a
 // goroutine of its own takes over, and returns a function that restores it.
 func SetHandOverRounds(n int) func() {

@@ -24,14 +24,14 @@ import (
 // rules are the same on both kinds: events go to the other clients of the
 // namespace or rooms, whichever kind they are (recipients and
 // liteRecipients), acks are answered once written, packets are checked
-// as libfix checks them.
+// as libfix checks them, sessions resume after a cut connection from the
+// same log of numbered events (recovery.go: join, replayLite, keepLite),
+// and a session kept by either kind resumes on either.
 //
 // The library still serves long-polling and the upgrade from it (browsers
-// start there), the adapters (--redis, --redis-streams), --parser msgpack,
-// and clients that ask for recovery in their handshake's query
-// (OffsetsKey): their sessions are the library's. A client that asks
-// for it only in its CONNECT's auth on such a session gets no pid in its
-// CONNECT answer, as from a server without recovery.
+// start there), the adapters (--redis, --redis-streams), --parser msgpack
+// and recovery for every client (sio-serve --recover given): their sessions are the
+// library's.
 
 // liteOn reports whether o lets the relay serve sessions itself.
 func (o Options) liteOn() bool {
@@ -94,9 +94,20 @@ func (ls *liteSet) all() []*liteConn {
 	return list
 }
 
-func (ls *liteSet) join(s *liteSock) {
+// serves tells whether a session socket is in nsp.
+func (ls *liteSet) serves(nsp string) bool {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	return ls.nsps[nsp] != nil
+}
+
+// join records s; answer runs under the lock, after s is recorded: a
+// broadcast that finds s comes after it, one that came before does not
+// find s.
+func (ls *liteSet) join(s *liteSock, answer func()) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
+	defer answer()
 	n := ls.nsps[s.from.nsp]
 	if n == nil {
 		n = &liteNsp{socks: make(map[*liteSock]struct{})}
@@ -137,17 +148,16 @@ func (ls *liteSet) leave(s *liteSock) {
 	}
 }
 
-// recipients lists the sockets of nsp an event from a sender with these
-// rooms goes to (the namespace's without rooms), but not.
-func (ls *liteSet) recipients(nsp string, rooms []socket.Room, not *liteSock) []*liteSock {
+// recipients appends to list the sockets of nsp an event from a sender
+// with these rooms goes to (the namespace's without rooms), but not.
+func (ls *liteSet) recipients(list []*liteSock, nsp string, rooms []socket.Room, not *liteSock) []*liteSock {
 	ls.mu.RLock()
 	defer ls.mu.RUnlock()
 	n := ls.nsps[nsp]
 	if n == nil {
-		return nil
+		return list
 	}
 	if len(rooms) == 0 {
-		list := make([]*liteSock, 0, len(n.socks))
 		for s := range n.socks {
 			if s != not {
 				list = append(list, s)
@@ -155,7 +165,6 @@ func (ls *liteSet) recipients(nsp string, rooms []socket.Room, not *liteSock) []
 		}
 		return list
 	}
-	var list []*liteSock
 	var seen map[*liteSock]bool
 	if len(rooms) > 1 {
 		seen = make(map[*liteSock]bool)
@@ -180,10 +189,20 @@ func (r *Relay) liteRecipients(from *sender, fn func(*liteSock)) {
 	if r.lite == nil {
 		return
 	}
-	for _, s := range r.lite.recipients(from.nsp, from.rooms, from.l) {
+	p := recipientLists.Get().(*[]*liteSock)
+	list := r.lite.recipients((*p)[:0], from.nsp, from.rooms, from.l)
+	for _, s := range list {
 		fn(s)
 	}
+	if cap(list) <= 1<<12 {
+		clear(list)
+		*p = list[:0]
+		recipientLists.Put(p)
+	}
 }
+
+// recipientLists keeps liteRecipients' lists for the next events.
+var recipientLists = sync.Pool{New: func() any { return new([]*liteSock) }}
 
 // liteConn is the relay's side of one session.
 type liteConn struct {
@@ -211,8 +230,14 @@ type liteSock struct {
 	conn  *liteConn
 	from  *sender // its namespace, id and rooms
 	label string  // its namespace's metrics label
-	gone  sync.Once
-	told  atomic.Bool // the server's DISCONNECT was sent
+	// With recovery: its events carry offsets, its session is kept when
+	// its connection is lost, by pid, from start (the last event before
+	// it joined).
+	offsets bool
+	pid     socket.PrivateSessionId
+	start   uint64
+	gone    sync.Once
+	told    atomic.Bool // the server's DISCONNECT was sent
 }
 
 // send queues frames for the session's client.
@@ -434,34 +459,74 @@ func (lc *liteConn) connect(p *parser.Packet) {
 		lc.connectError(nsp, map[string]any{"message": "unauthorized", "data": map[string]any{"reason": "token"}})
 		return
 	}
-	h := &socket.Handshake{Auth: auth}
-	if len(lc.qrooms) > 0 {
-		h.Query = types.ParsedUrlQuery{"room": lc.qrooms}
-	}
-	rooms := Rooms(h)
-	if len(rooms) > r.maxRooms {
-		r.Refused("rooms")
-		r.log.Warn("refused: too many rooms", "addr", addr, "nsp", nsp, "rooms", len(rooms), "max", r.maxRooms)
-		lc.connectError(nsp, map[string]any{"message": "too many rooms", "data": map[string]any{"max": r.maxRooms}})
-		return
+	rc := r.recovery
+	var restored *socket.Session
+	if rc != nil {
+		pid, _ := auth["pid"].(string)
+		offset, _ := auth["offset"].(string)
+		if pid != "" && offset != "" {
+			restored = rc.restore(nsp, socket.PrivateSessionId(pid), offset)
+		}
 	}
 	s := &liteSock{conn: lc, label: r.nspLabel(nsp)}
-	s.from = newLiteSender(s, wsconn.NewID(), nsp, rooms)
+	if restored != nil {
+		d, _ := restored.Data.(sessionData)
+		s.pid, s.start, s.offsets = restored.Pid, d.start, true
+		var rooms []socket.Room
+		if restored.Rooms != nil {
+			for _, room := range restored.Rooms.Keys() {
+				if room != socket.Room(restored.Sid) { // the library's sockets are in a room of their own id
+					rooms = append(rooms, room)
+				}
+			}
+		}
+		s.from = newLiteSender(s, string(restored.Sid), nsp, rooms)
+	} else {
+		h := &socket.Handshake{Auth: auth}
+		if len(lc.qrooms) > 0 {
+			h.Query = types.ParsedUrlQuery{"room": lc.qrooms}
+		}
+		rooms := Rooms(h)
+		if len(rooms) > r.maxRooms {
+			r.Refused("rooms")
+			r.log.Warn("refused: too many rooms", "addr", addr, "nsp", nsp, "rooms", len(rooms), "max", r.maxRooms)
+			lc.connectError(nsp, map[string]any{"message": "too many rooms", "data": map[string]any{"max": r.maxRooms}})
+			return
+		}
+		if rc != nil {
+			if v, ok := auth[OffsetsKey].(bool); (ok && v) || rc.all {
+				s.offsets, s.pid = true, socket.PrivateSessionId(wsconn.NewID())
+			}
+		}
+		s.from = newLiteSender(s, wsconn.NewID(), nsp, rooms)
+	}
 	if f := testHookJoining; f != nil {
 		f()
 	}
-	lc.mu.Lock()
-	if lc.closed {
-		lc.mu.Unlock()
-		return
-	}
-	lc.socks = append(lc.socks, s)
-	lc.mu.Unlock()
-	r.lite.join(s)
+	// Counted before it is recorded: leave, which may come as soon as
+	// it is, counts it out.
 	r.mu.Lock()
 	r.liteSocks++
 	r.byNsp[s.label]++
 	r.mu.Unlock()
+	if s.offsets {
+		rc.connected(s.pid)
+	}
+	replayed, ok := lc.join(s, restored != nil)
+	if !ok {
+		r.mu.Lock()
+		r.liteSocks--
+		r.byNsp[s.label]--
+		r.mu.Unlock()
+		if restored != nil {
+			rc.persist(restored.SessionToPersist) // kept for the client's next try
+			lc.c.Close("forced close")
+		}
+		if s.offsets {
+			rc.disconnected(s.pid)
+		}
+		return
+	}
 	// Close may have listed the sockets to tell before this one was
 	// recorded: then it is told here (it was recorded before this look,
 	// so a Close that starts later lists it).
@@ -473,11 +538,58 @@ func (lc *liteConn) connect(p *parser.Packet) {
 			lc.joinedAddr()
 		}
 	}
-	r.log.Info("connect", "id", s.from.id, "nsp", nsp, "addr", addr, "rooms", rooms, "recovered", false)
-	lc.send(wsconn.Frame{Data: []byte("40" + nspPrefix(nsp) + `{"sid":"` + string(s.from.id) + `"}`)})
+	if restored != nil {
+		r.log.Info("connect", "id", s.from.id, "nsp", nsp, "addr", addr, "rooms", s.from.rooms, "recovered", true, "replayed", replayed)
+	} else {
+		r.log.Info("connect", "id", s.from.id, "nsp", nsp, "addr", addr, "rooms", s.from.rooms, "recovered", false)
+	}
 	if closing {
 		lc.disconnect(s)
 	}
+}
+
+// join records a socket with its session and namespace and answers its
+// CONNECT; false if the session closed meanwhile. A client told it joined
+// gets every event sent after, and none before the answer. A socket whose events
+// carry offsets joins under its namespace's log lock, which orders the
+// events: a new session starts after the last event numbered, a resumed
+// one is written every event it missed (replay) before any later one.
+func (lc *liteConn) join(s *liteSock, resumed bool) (replayed int, ok bool) {
+	answer := `{"sid":"` + string(s.from.id) + `"}`
+	if s.offsets {
+		answer = `{"sid":"` + string(s.from.id) + `","pid":"` + string(s.pid) + `"}`
+	}
+	record := func() bool {
+		lc.mu.Lock()
+		defer lc.mu.Unlock()
+		if lc.closed {
+			return false
+		}
+		lc.socks = append(lc.socks, s)
+		lc.r.lite.join(s, func() { lc.send(wsconn.Frame{Data: []byte("40" + nspPrefix(s.from.nsp) + answer)}) })
+		return true
+	}
+	if !s.offsets {
+		return 0, record()
+	}
+	rc := lc.r.recovery
+	l := rc.lockedLogAlive(s.from.nsp)
+	defer l.mu.Unlock()
+	if !resumed {
+		l.used = true
+		l.touched = time.Now().UnixNano()
+		s.start = l.next - 1
+		return 0, record()
+	}
+	c, catching := l.catching[s.from.id]
+	if !catching {
+		return 0, false // given up on (trim): the client starts again
+	}
+	delete(l.catching, s.from.id)
+	if !record() {
+		return 0, false
+	}
+	return rc.replayLite(l, s, c.after), true
 }
 
 // connectError refuses a CONNECT with a CONNECT_ERROR packet.
@@ -503,6 +615,9 @@ func (lc *liteConn) leave(s *liteSock, reason string) {
 		r.liteSocks--
 		r.byNsp[s.label]--
 		r.mu.Unlock()
+		if s.offsets {
+			r.recovery.keepLite(s, reason)
+		}
 		r.metrics.GetOrCreateCounter(`sio_disconnections_total{reason="` + reason + `"}`).Inc()
 		r.log.Info("disconnect", "id", s.from.id, "nsp", s.from.nsp, "reason", reason)
 	})
@@ -519,6 +634,9 @@ func (lc *liteConn) disconnect(s *liteSock) {
 
 // Closed ends the session (wsconn.Handler).
 func (lc *liteConn) Closed(reason string) {
+	if hook := testHookEngineClose.Load(); hook != nil {
+		(*hook)()
+	}
 	r := lc.r
 	if reason == "slow consumer" {
 		r.slow.Inc()
@@ -572,8 +690,8 @@ func (o *outgoing) liteFrames() []wsconn.Frame {
 	if o.frames != nil {
 		return o.frames
 	}
-	if o.opts != nil && o.opts.WsPreEncodedFrame != nil {
-		o.frames = []wsconn.Frame{{Data: o.opts.WsPreEncodedFrame.Bytes()}}
+	if o.frame != nil {
+		o.frames = []wsconn.Frame{{Data: o.frame}}
 		return o.frames
 	}
 	fs := make([]wsconn.Frame, 0, len(o.packets))

@@ -24,7 +24,7 @@ func TestLiteAndLibrarySessionsMeet(t *testing.T) {
 	if got := httpGet(t, poll); !strings.HasPrefix(got, "40{") {
 		t.Fatalf("polling connect answer %q", got)
 	}
-	lib := dialWith(t, base, conn.Options{}) // the library's: it asks for offsets
+	lib := dialWith(t, base, conn.Options{Upgrade: true}) // the library's: long-polling, then a websocket
 	if n := r.EngineClients(); n != 3 {
 		t.Fatalf("%d engine connections, want 3", n)
 	}
@@ -100,8 +100,8 @@ func TestLiteRoomsWithLibraryClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := watchAll(inLite)
-	inLib := dial(t, base, "", "r")
-	outLib := dial(t, base, "")
+	inLib := dialWith(t, base, conn.Options{Upgrade: true, Rooms: []string{"r"}}) // the library's
+	outLib := dialWith(t, base, conn.Options{Upgrade: true})
 	outLite := rawJoin(t, base)
 	outSeen := watchAll(outLite)
 	waitClients(t, r, 4)

@@ -209,15 +209,10 @@ func (r *Relay) answerAck(from *sender, id int64, lost, all int) {
 func (r *Relay) forward(from *sender, msg []byte, then func()) {
 	r.events.Inc()
 	r.broadcast(from, func(offset string) outgoing {
-		frame := msg
 		if offset != "" {
-			frame = withOffset(msg, offset)
+			return outgoing{frame: withOffset(msg, offset)}
 		}
-		opts := &socket.WriteOptions{PreEncoded: true}
-		opts.WsPreEncodedFrame = types.NewStringBuffer(frame)
-		// The Socket.IO packet, for transports that frame it themselves
-		// (polling); the library copies it for each recipient.
-		return outgoing{packets: []types.BufferInterface{types.NewStringBuffer(frame[1:])}, opts: opts}
+		return outgoing{frame: msg}
 	}, then)
 }
 

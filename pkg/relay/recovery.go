@@ -215,8 +215,8 @@ const entryOverhead = 112
 
 func newEntry(off uint64, from *sender, out outgoing) entry {
 	e := entry{off: off, at: time.Now().UnixNano(), from: from.id, rooms: from.roomSet}
-	if f := out.opts.WsPreEncodedFrame; f != nil {
-		e.frame = f.Bytes()
+	if out.frame != nil {
+		e.frame = out.frame
 	} else {
 		e.packets = out.packets
 	}
@@ -233,13 +233,12 @@ func (e *entry) size() int64 {
 
 // outgoing rebuilds the event for a replay.
 func (e *entry) outgoing() outgoing {
+	if e.frame != nil {
+		return outgoing{frame: e.frame}
+	}
 	opts := &socket.WriteOptions{}
 	opts.PreEncoded = true
-	if e.frame == nil {
-		return outgoing{packets: e.packets, opts: opts}
-	}
-	opts.WsPreEncodedFrame = types.NewStringBuffer(e.frame)
-	return outgoing{packets: []types.BufferInterface{types.NewStringBuffer(e.frame[1:])}, opts: opts}
+	return outgoing{packets: e.packets, opts: opts}
 }
 
 func newRecovery(window time.Duration, maxBytes int64, all bool, logger *slog.Logger) *recovery {
@@ -346,17 +345,24 @@ func (rc *recovery) begin(s *socket.Socket) {
 		libfix.DropPid(s) // no session is kept for it: no pid promises one
 		return
 	}
-	l := rc.log(s.Nsp().Name())
-	l.mu.Lock()
-	for l.dead {
-		l.mu.Unlock()
-		l = rc.log(s.Nsp().Name())
-		l.mu.Lock()
-	}
+	l := rc.lockedLogAlive(s.Nsp().Name())
 	defer l.mu.Unlock()
 	l.used = true
 	l.touched = time.Now().UnixNano()
 	s.SetData(sessionData{offsets: true, start: l.next - 1})
+}
+
+// lockedLogAlive returns the log of nsp, locked, made if need be: not
+// one that expire forgot meanwhile.
+func (rc *recovery) lockedLogAlive(nsp string) *eventLog {
+	l := rc.log(nsp)
+	l.mu.Lock()
+	for l.dead {
+		l.mu.Unlock()
+		l = rc.log(nsp)
+		l.mu.Lock()
+	}
+	return l
 }
 
 // persist keeps a lost socket's session for the window, if it can resume.
@@ -508,10 +514,55 @@ func (rc *recovery) replay(s *socket.Socket) int {
 			continue
 		}
 		out := e.outgoing()
-		s.Client().WriteToEngine(out.packets, out.opts)
+		out.writeTo(s)
 		n++
 	}
 	return n
+}
+
+// replayLite writes a resumed session socket every event after after it
+// missed; l.mu is held.
+func (rc *recovery) replayLite(l *eventLog, s *liteSock, after uint64) int {
+	rooms := types.NewSet(s.from.rooms...)
+	n := 0
+	for e := range l.entries.all() {
+		if e.off <= after || e.from == s.from.id || !reaches(e.rooms, rooms) {
+			continue
+		}
+		out := e.outgoing()
+		s.conn.send(out.liteFrames()...)
+		n++
+	}
+	return n
+}
+
+// recoverable tells whether a socket that went for reason keeps its
+// session, as Node's server decides: a connection lost or closed by the
+// server, not a client that left or broke the protocol.
+func recoverable(reason string) bool {
+	switch reason {
+	case "transport error", "transport close", "forced close", "ping timeout":
+		return true
+	}
+	return false
+}
+
+// keepLite keeps a session socket's session when its connection is lost
+// (as PersistSession does for the library's), and counts it gone.
+func (rc *recovery) keepLite(s *liteSock, reason string) {
+	if recoverable(reason) {
+		rc.persist(&socket.SessionToPersist{
+			Sid:   s.from.id,
+			Pid:   s.pid,
+			Rooms: types.NewSet(s.from.rooms...),
+			Data:  sessionData{offsets: true, start: s.start},
+		})
+		l := rc.log(s.from.nsp)
+		l.mu.Lock()
+		l.touched = time.Now().UnixNano()
+		l.mu.Unlock()
+	}
+	rc.disconnected(s.pid)
 }
 
 // reaches tells whether an event sent to rooms (nil: the namespace) goes
@@ -554,13 +605,38 @@ func (b recoveryAdapterBuilder) New(nsp socket.Namespace) socket.Adapter {
 	return &recoveryAdapter{Adapter: socket.NewAdapter(nsp), rc: b.rc, nsp: nsp.Name()}
 }
 
-// outgoing is one event as its recipients get it: its Socket.IO packets
-// (a text packet, then its attachments), and write options that carry the
-// whole websocket frame when the event is text only.
+// outgoing is one event as its recipients get it: a text-only event's
+// websocket message ("4" and the Socket.IO packet), or its Socket.IO
+// packets (a text packet, then its attachments) and the library's write
+// options.
 type outgoing struct {
+	frame   []byte
 	packets []types.BufferInterface
 	opts    *socket.WriteOptions
 	frames  []wsconn.Frame // as the relay's own sessions take it (liteFrames)
+}
+
+// lib makes a text-only event's packets and write options, as the
+// library takes them, once: an event that goes to sessions of the
+// relay's own alone never needs them. It is called by the goroutine that
+// makes the event, before others may read it.
+func (o *outgoing) lib() *outgoing {
+	if o.opts == nil {
+		opts := &socket.WriteOptions{}
+		opts.PreEncoded = true
+		opts.WsPreEncodedFrame = types.NewStringBuffer(o.frame)
+		// The Socket.IO packet, for transports that frame it themselves
+		// (polling); the library copies it for each recipient.
+		o.packets = []types.BufferInterface{types.NewStringBuffer(o.frame[1:])}
+		o.opts = opts
+	}
+	return o
+}
+
+// writeTo writes the event to a socket of the library's.
+func (o *outgoing) writeTo(s *socket.Socket) {
+	o.lib()
+	s.Client().WriteToEngine(o.packets, o.opts)
 }
 
 // lockedLog returns the log of namespace nsp, locked, when its events are
@@ -604,8 +680,14 @@ func (r *Relay) broadcast(from *sender, build func(offset string) outgoing, then
 	l := r.recovery.lockedLog(from.nsp)
 	if l == nil { // recovery off, or no client of the namespace asked for offsets
 		out := build("")
-		r.recipients(from, func(to *socket.Socket) { to.Client().WriteToEngine(out.packets, out.opts) })
-		r.liteRecipients(from, func(to *liteSock) { to.conn.send(out.liteFrames()...) })
+		r.recipients(from, out.writeTo)
+		r.liteRecipients(from, func(to *liteSock) {
+			// One whose events carry offsets joined after this event
+			// was found unnumbered: its session starts after it.
+			if !to.offsets {
+				to.conn.send(out.liteFrames()...)
+			}
+		})
 		if then != nil {
 			then()
 		}
@@ -622,18 +704,22 @@ func (r *Relay) broadcast(from *sender, build func(offset string) outgoing, then
 			return
 		}
 		if rc.all || offsets(to) {
-			l.pending = append(l.pending, handover{to: to, out: &out})
+			l.pending = append(l.pending, handover{to: to, out: out.lib()})
 			return
 		}
 		if plain == nil {
 			o := build("")
 			plain = &o
 		}
-		l.pending = append(l.pending, handover{to: to, out: plain})
+		l.pending = append(l.pending, handover{to: to, out: plain.lib()})
 	})
-	// The relay's own sessions never carry offsets; their writes only
-	// queue, and go in the log's order under its lock.
+	// Writes to the relay's own sessions only queue: they go in the
+	// log's order under its lock.
 	r.liteRecipients(from, func(to *liteSock) {
+		if to.offsets {
+			to.conn.send(out.liteFrames()...)
+			return
+		}
 		if plain == nil {
 			o := build("")
 			plain = &o

@@ -18,10 +18,48 @@ import (
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 )
 
+// recoverOptions are the relay's options in the recovery tests: with
+// RecoverAll the sessions are the library's (which resumes them through
+// the relay's adapter); TestRecoveryOverOwnSessions runs the tests again
+// with recovery for the clients that ask, whose websocket sessions are the
+// relay's own.
+var recoverOptions = relay.Options{Recover: 30 * time.Second, RecoverAll: true}
+
 // recoverServer starts a relay with recovery on and returns it and its URL.
 func recoverServer(t *testing.T) (*relay.Relay, string) {
 	t.Helper()
-	return serverWith(t, relay.Options{Recover: 30 * time.Second, RecoverAll: true})
+	return serverWith(t, recoverOptions)
+}
+
+// The relay's own sessions resume as the library's do: every recovery
+// test again, with clients (pkg/conn over a websocket, raw websockets that
+// ask in their CONNECT) whose sessions the relay serves itself.
+func TestRecoveryOverOwnSessions(t *testing.T) {
+	old := recoverOptions
+	recoverOptions = relay.Options{Recover: 30 * time.Second}
+	defer func() { recoverOptions = old }()
+	t.Run("OwnSessions", func(t *testing.T) {
+		r, base := recoverServer(t)
+		c := dial(t, base, "")
+		waitClients(t, r, 1)
+		if n := relay.OwnSessions(r); n != 1 {
+			t.Fatalf("%d sessions of the relay's own, want 1: the tests below would not test them", n)
+		}
+		_ = c
+	})
+	for _, c := range []struct {
+		name string
+		f    func(*testing.T)
+	}{
+		{"HoldsDuringRestore", TestRecoveryHoldsDuringRestore},
+		{"LargeBacklog", TestRecoveryLargeBacklog},
+		{"WithoutEvents", TestRecoveryWithoutEvents},
+		{"RepeatedCuts", TestRecoveryRepeatedCuts},
+		{"WhenTheServerSeesTheCutLate", TestRecoveryWhenTheServerSeesTheCutLate},
+		{"OrderWithManySenders", TestRecoveryOrderWithManySenders},
+	} {
+		t.Run(c.name, c.f)
+	}
 }
 
 // viaProxy dials base+path through a fault proxy the test can cut, and
@@ -406,10 +444,9 @@ func (s *syncBuffer) String() string {
 
 // With recovery for the clients that ask for it only (sio-serve's
 // default), only they are given a private session id: a pid tells a
-// client its session can be resumed, and the others' are not kept. On a
-// session that opens on a websocket, asking in the auth alone is too late
-// (the relay serves the session itself, without recovery): the query
-// must ask too, as sio-pub and sio-sub do.
+// client its session can be resumed, and the others' are not kept. The
+// CONNECT's auth asks; the handshake query's sio_offsets (which sio-pub
+// and sio-sub send, for older servers) changes nothing.
 func TestRecoveryPidOnlyForClientsThatAsk(t *testing.T) {
 	_, base := serverWith(t, relay.Options{Recover: 30 * time.Second})
 	asks := `{"` + relay.OffsetsKey + `":true}`
@@ -419,7 +456,7 @@ func TestRecoveryPidOnlyForClientsThatAsk(t *testing.T) {
 	}{
 		{"", "", false},
 		{"&" + relay.OffsetsKey + "=1", "", false},
-		{"", asks, false},
+		{"", asks, true},
 		{"&" + relay.OffsetsKey + "=1", asks, true},
 	} {
 		auth, wantPid := c.auth, c.wantPid
@@ -449,10 +486,11 @@ func TestRecoveryPidOnlyForClientsThatAsk(t *testing.T) {
 // one once, also when the sender that hands the events over gives way to
 // a goroutine of its own after each batch.
 func TestRecoveryOrderWithManySenders(t *testing.T) {
-	defer relay.SetHandOverRounds(1)()
+	t.Cleanup(relay.SetHandOverRounds(1)) // after the server stopped
 	const senders, each = 8, 2000
 	r, base := recoverServer(t)
-	subs := []*websocket.Conn{rawJoin(t, base), rawJoin(t, base)}
+	asks := "40" + `{"` + relay.OffsetsKey + `":true}`
+	subs := []*websocket.Conn{rawJoinWith(t, base, asks), rawJoinWith(t, base, asks)}
 	pubs := make([]*websocket.Conn, senders)
 	for i := range pubs {
 		pubs[i] = rawJoin(t, base)
@@ -482,7 +520,9 @@ func TestRecoveryOrderWithManySenders(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if relay.HandOffs(r, "/") == 0 {
+	// The relay's own sessions take their events under the lock: only
+	// the library's are handed over.
+	if recoverOptions.RecoverAll && relay.HandOffs(r, "/") == 0 {
 		t.Error("no goroutine of its own took over handing the events over: the test did not test that")
 	}
 }
@@ -532,7 +572,7 @@ func TestRecoveryForgetsLogsOfFreedNamespaces(t *testing.T) {
 	seen := 0 // iterations after which some namespace's log was kept
 	for i := range n {
 		nsp := "/n" + strconv.Itoa(i)
-		ws := rawDialOffsets(t, websocket.DefaultDialer, base)
+		ws := rawDial(t, websocket.DefaultDialer, base)
 		for _, m := range []string{"40" + nsp + `,{"` + relay.OffsetsKey + `":true}`, "42" + nsp + `,["e","x"]`} {
 			if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
 				t.Fatal(err)
@@ -559,5 +599,96 @@ func TestRecoveryForgetsLogsOfFreedNamespaces(t *testing.T) {
 				relay.Logs(r), relay.KeptBytes(r), window)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A session kept by either kind of session resumes on the other: a client
+// whose long-polling session (the library's) ended comes back on a
+// websocket (a session of the relay's own) with the events it missed, and
+// the other way round.
+func TestRecoveryAcrossSessionKinds(t *testing.T) {
+	r, base := serverWith(t, relay.Options{Recover: 30 * time.Second})
+	pub := rawJoin(t, base)
+	send := func(n string) {
+		t.Helper()
+		if err := pub.WriteMessage(websocket.TextMessage, []byte(`42["n","`+n+`"]`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// offsetOf returns the offset of event n in a payload, or "".
+	offsetOf := func(payload, n string) string {
+		for _, p := range strings.Split(payload, "\x1e") {
+			var args []string
+			if strings.HasPrefix(p, "42") && json.Unmarshal([]byte(p[2:]), &args) == nil && len(args) == 3 && args[1] == n {
+				return args[2]
+			}
+		}
+		return ""
+	}
+	clients := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); r.Clients() != n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d clients, want %d", r.Clients(), n)
+			}
+		}
+	}
+
+	// Long-polling first: the library's session.
+	poll := pollJoinWith(t, base, `40{"`+relay.OffsetsKey+`":true}`)
+	pid := between(httpGet(t, poll), `"pid":"`, `"`)
+	if pid == "" {
+		t.Fatal("no pid for the polling client")
+	}
+	clients(2)
+	send("1")
+	var off string
+	for deadline := time.Now().Add(10 * time.Second); off == "" && time.Now().Before(deadline); {
+		off = offsetOf(httpGet(t, poll), "1")
+	}
+	if off == "" {
+		t.Fatal("the polling client did not get event 1 with its offset")
+	}
+	post(t, poll, "1") // the client closes its connection
+	clients(1)
+	send("2")
+
+	// Back on a websocket: a session of the relay's own.
+	ws := rawDial(t, websocket.DefaultDialer, base)
+	defer ws.Close()
+	if err := ws.WriteMessage(websocket.TextMessage,
+		[]byte(`40{"`+relay.OffsetsKey+`":true,"pid":"`+pid+`","offset":"`+off+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, m, err := ws.ReadMessage(); err != nil || between(string(m), `"pid":"`, `"`) != pid {
+		t.Fatalf("CONNECT answer %q, %v: want the session %s resumed", m, err, pid)
+	}
+	if n := relay.OwnSessions(r); n != 2 {
+		t.Fatalf("%d sessions of the relay's own, want 2 (the publisher's and this)", n)
+	}
+	_, m, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off = offsetOf(string(m), "2"); off == "" {
+		t.Fatalf("the resumed session got %q, want event 2, missed", m)
+	}
+	ws.Close() // cut, without a close frame
+	clients(1)
+	send("3")
+
+	// And back on long-polling: the library's again.
+	poll = pollJoinWith(t, base, `40{"`+relay.OffsetsKey+`":true,"pid":"`+pid+`","offset":"`+off+`"}`)
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		payload := httpGet(t, poll)
+		got = append(got, strings.Split(payload, "\x1e")...)
+		if offsetOf(payload, "3") != "" {
+			break
+		}
+	}
+	if len(got) == 0 || between(got[0], `"pid":"`, `"`) != pid || offsetOf(strings.Join(got, "\x1e"), "3") == "" {
+		t.Fatalf("the polling client got %q: want its session %s resumed, then event 3", got, pid)
 	}
 }

@@ -451,7 +451,7 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		defer done()
 	}
 	if r.lite != nil && sid == "" && q.Get("transport") == "websocket" && q.Get("EIO") == "4" &&
-		(r.recovery == nil || !q.Has(OffsetsKey)) && websocket.IsWebSocketUpgrade(req) {
+		websocket.IsWebSocketUpgrade(req) {
 		r.acceptLite(w, req, q)
 		return
 	}
@@ -628,14 +628,16 @@ func (r *Relay) onConnection(args ...any) {
 	s.OnAny(func(args ...any) { r.relay(from, args) })
 }
 
-// served tells whether the library serves a namespace of that name now
-// (true when it cannot tell).
+// served tells whether the library or a session of the relay's own
+// serves a namespace of that name now (true when it cannot tell).
 func (r *Relay) served(name string) bool {
 	if r.namespaces == nil {
 		return true
 	}
-	_, ok := r.namespaces.Load(name)
-	return ok
+	if _, ok := r.namespaces.Load(name); ok {
+		return true
+	}
+	return r.lite != nil && r.lite.serves(name)
 }
 
 // testHookJoining and testHookClosing, when set by a test, run as a
@@ -765,14 +767,14 @@ func notDelivered(lost, all int) string {
 // with and without an offset).
 func (r *Relay) encodeEvent(nsp string, data []any) outgoing {
 	packets := r.encoder.Encode(&parser.Packet{Type: parser.EVENT, Nsp: nsp, Data: copyBinary(data)})
-	opts := &socket.WriteOptions{}
-	opts.PreEncoded = true
 	if len(packets) == 1 {
 		if p, ok := packets[0].(*types.StringBuffer); ok {
 			frame := make([]byte, 0, 1+p.Len())
-			opts.WsPreEncodedFrame = types.NewStringBuffer(append(append(frame, '4'), p.Bytes()...))
+			return outgoing{frame: append(append(frame, '4'), p.Bytes()...)}
 		}
 	}
+	opts := &socket.WriteOptions{}
+	opts.PreEncoded = true
 	return outgoing{packets: packets, opts: opts}
 }
 

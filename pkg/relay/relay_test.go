@@ -325,13 +325,6 @@ func rawDial(t *testing.T, d *websocket.Dialer, base string) *websocket.Conn {
 	return rawDialQuery(t, d, base, "")
 }
 
-// rawDialOffsets is rawDial for a client that asks for offsets: the
-// query says so, and the session is the library's (lite.go).
-func rawDialOffsets(t *testing.T, d *websocket.Dialer, base string) *websocket.Conn {
-	t.Helper()
-	return rawDialQuery(t, d, base, "&"+relay.OffsetsKey+"=1")
-}
-
 // rawDialQuery is rawDial with more of the query (starting with "&").
 func rawDialQuery(t *testing.T, d *websocket.Dialer, base, query string) *websocket.Conn {
 	t.Helper()
@@ -436,9 +429,15 @@ func TestRelayAcksAfterWritten(t *testing.T) {
 // rawJoin is a raw client joined to the main namespace.
 func rawJoin(t *testing.T, base string) *websocket.Conn {
 	t.Helper()
+	return rawJoinWith(t, base, "40")
+}
+
+// rawJoinWith is rawJoin with connect as the CONNECT packet.
+func rawJoinWith(t *testing.T, base, connect string) *websocket.Conn {
+	t.Helper()
 	ws := rawDial(t, websocket.DefaultDialer, base)
 	t.Cleanup(func() { _ = ws.Close() })
-	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(connect)); err != nil {
 		t.Fatal(err)
 	}
 	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -587,6 +586,12 @@ func httpGet(t *testing.T, url string) string {
 // main namespace; it returns the connection's polling URL.
 func pollJoin(t *testing.T, base string) string {
 	t.Helper()
+	return pollJoinWith(t, base, "40")
+}
+
+// pollJoinWith is pollJoin with connect as the CONNECT packet.
+func pollJoinWith(t *testing.T, base, connect string) string {
+	t.Helper()
 	poll := base + "/socket.io/?EIO=4&transport=polling"
 	open := httpGet(t, poll)
 	var hs struct{ Sid string }
@@ -594,7 +599,7 @@ func pollJoin(t *testing.T, base string) string {
 		t.Fatalf("polling handshake: %q", open)
 	}
 	poll += "&sid=" + hs.Sid
-	resp, err := http.Post(poll, "text/plain", strings.NewReader("40"))
+	resp, err := http.Post(poll, "text/plain", strings.NewReader(connect))
 	if err != nil {
 		t.Fatal(err)
 	}
