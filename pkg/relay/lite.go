@@ -647,10 +647,12 @@ func (lc *liteConn) Closed(reason string) {
 	lc.closed = true
 	socks := append([]*liteSock(nil), lc.socks...)
 	lc.mu.Unlock()
+	kept := false // a socket's session is kept: what was not written will be
 	for _, s := range socks {
+		kept = kept || (s.offsets && recoverable(reason))
 		lc.leave(s, reason)
 	}
-	lc.written.close(!lc.left.Load())
+	lc.written.close(!lc.left.Load() && !kept)
 	lc.bare.Stop()
 	if lc.closedAddr != nil {
 		lc.closedAddr()

@@ -539,13 +539,7 @@ func (rc *recovery) replayLite(l *eventLog, s *liteSock, after uint64) int {
 // recoverable tells whether a socket that went for reason keeps its
 // session, as Node's server decides: a connection lost or closed by the
 // server, not a client that left or broke the protocol.
-func recoverable(reason string) bool {
-	switch reason {
-	case "transport error", "transport close", "forced close", "ping timeout":
-		return true
-	}
-	return false
-}
+func recoverable(reason string) bool { return socket.RECOVERABLE_DISCONNECT_REASONS.Has(reason) }
 
 // keepLite keeps a session socket's session when its connection is lost
 // (as PersistSession does for the library's), and counts it gone.

@@ -673,6 +673,14 @@ func TestRelayPassesThroughAfterUpgrade(t *testing.T) {
 // nothing: what the network holds for it is at most a few MB.
 func heldReceiver(t *testing.T, base string) *websocket.Conn {
 	t.Helper()
+	ws, _ := heldReceiverWith(t, base, "40")
+	return ws
+}
+
+// heldReceiverWith is heldReceiver with connect as its CONNECT; it returns
+// the CONNECT answer too.
+func heldReceiverWith(t *testing.T, base, connect string) (*websocket.Conn, string) {
+	t.Helper()
 	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
 		c, err := net.Dial(network, addr)
 		if tc, ok := c.(*net.TCPConn); ok {
@@ -682,13 +690,14 @@ func heldReceiver(t *testing.T, base string) *websocket.Conn {
 	}}
 	ws := rawDial(t, &d, base)
 	t.Cleanup(func() { ws.Close() })
-	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(connect)); err != nil {
 		t.Fatal(err)
 	}
-	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "40{") {
+	_, m, err := ws.ReadMessage()
+	if err != nil || !strings.HasPrefix(string(m), "40{") {
 		t.Fatalf("connect answer %q, %v", m, err)
 	}
-	return ws
+	return ws, string(m)
 }
 
 // A receiver whose connection is lost before an event was written to it
@@ -751,6 +760,74 @@ collect:
 	}
 	other.wait(t, n) // the other receiver got them all
 	t.Logf("%d acknowledged plainly, %d with an error", plainAcks, errAcks)
+}
+
+// A receiver that asked for offsets and whose connection is lost before
+// events were written to it keeps its session: the events are not lost
+// (it gets them when it resumes), and the sender's acknowledgements say
+// nothing went wrong, on either kind of session. Sessions of the relay's
+// own said "not delivered" (sio-soak, ack mode with the subscriber cut:
+// sio-pub exited 1 reporting 2,532 lines undelivered, which its
+// subscriber then printed).
+func TestRelayAckPlainWhenTheReceiverResumes(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    relay.Options
+	}{
+		{"relay's own", relay.Options{MaxQueue: 1 << 30, Recover: 30 * time.Second}},
+		{"library's", relay.Options{MaxQueue: 1 << 30, Recover: 30 * time.Second, LibraryOnly: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, base := serverWith(t, c.o)
+			a := dial(t, base, "")
+			ws, answer := heldReceiverWith(t, base, `40{"`+relay.OffsetsKey+`":true}`)
+			pid := between(answer, `"pid":"`, `"`)
+			if pid == "" {
+				t.Fatalf("CONNECT answer %s: no pid", answer)
+			}
+			const n = 24
+			big := strings.Repeat("x", 1_000_000-100)
+			acked := make(chan []any, n)
+			for range n {
+				if err := a.Emit("big", []any{big}, func(args []any, err error) {
+					if err != nil {
+						t.Error(err)
+					}
+					acked <- args
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			flush(t, a)
+			time.Sleep(500 * time.Millisecond)
+			if len(acked) == n {
+				t.Fatalf("all %d events acknowledged while their receiver read nothing", n)
+			}
+			ws.Close() // gone, with events not written to it
+			for got := 0; got < n; got++ {
+				select {
+				case args := <-acked:
+					if len(args) != 0 {
+						t.Fatalf("ack %s after the receiver went, want a plain one: its session is kept", args)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%d of %d acknowledged", got, n)
+				}
+			}
+			// It resumes, from its session's start, and gets them all.
+			back := rawJoinWith(t, base, `40{"`+relay.OffsetsKey+`":true,"pid":"`+pid+`","offset":"0"}`)
+			for i := 0; i < n; {
+				_ = back.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, m, err := back.ReadMessage()
+				if err != nil {
+					t.Fatalf("after %d events: %v", i, err)
+				}
+				if strings.HasPrefix(string(m), `42["big"`) {
+					i++
+				}
+			}
+		})
+	}
 }
 
 // A client that joins while the relay closes is told, as the others are:
