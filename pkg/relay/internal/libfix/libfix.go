@@ -119,6 +119,10 @@ func WatchDrains(conn engine.Socket, drained func(flushes int)) {
 // is gone (queues.go). Every socket must go through it.
 func ForgetTaskQueue(s *socket.Socket) { forgetQueue(s, "taskQueue") }
 
+// OnWebsocket reports whether conn writes through the relay's websocket
+// transport (it moved there from long-polling, or started there).
+func OnWebsocket(conn engine.Socket) bool { return websocketOf(conn.Transport()) != nil }
+
 // PacketOf is the packet an engine event is about, or nil.
 func PacketOf(args []any) *packet.Packet {
 	if len(args) == 0 {
