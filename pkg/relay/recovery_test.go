@@ -445,8 +445,8 @@ func (s *syncBuffer) String() string {
 // With recovery for the clients that ask for it only (sio-serve's
 // default), only they are given a private session id: a pid tells a
 // client its session can be resumed, and the others' are not kept. The
-// CONNECT's auth asks; the handshake query's sio_offsets (which sio-pub
-// and sio-sub send, for older servers) changes nothing.
+// CONNECT's auth asks; sio_offsets in the handshake query (where the
+// relay looked before its own sessions could resume) changes nothing.
 func TestRecoveryPidOnlyForClientsThatAsk(t *testing.T) {
 	_, base := serverWith(t, relay.Options{Recover: 30 * time.Second})
 	asks := `{"` + relay.OffsetsKey + `":true}`
