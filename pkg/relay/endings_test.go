@@ -18,9 +18,21 @@ import (
 // answered: the library left the GET that waited when a session closed
 // unanswered (its client hung until it gave up), answered an invalid
 // payload "ok" and went on, and did not notice a GET its client gave up.
-// The cases are those of the protocol's own test suite.
+// The cases are those of the protocol's own test suite; they run on the
+// library's sessions (libfix mends its transport) and on the relay's own.
 func TestPollingEndings(t *testing.T) {
-	r, base := serverWith(t, relay.Options{ConnectTimeout: 300 * time.Millisecond})
+	for _, kind := range []struct {
+		name string
+		lib  bool
+	}{{"relay's own", false}, {"library's", true}} {
+		t.Run(kind.name, func(t *testing.T) {
+			testPollingEndings(t, relay.Options{ConnectTimeout: 300 * time.Millisecond, LibraryOnly: kind.lib})
+		})
+	}
+}
+
+func testPollingEndings(t *testing.T, o relay.Options) {
+	r, base := serverWith(t, o)
 	poll := base + "/socket.io/?EIO=4&transport=polling"
 	open := func(t *testing.T) (string, string) {
 		sid := between(httpGet(t, poll), `"sid":"`, `"`)
@@ -218,7 +230,7 @@ func TestPollingOneSendPerGet(t *testing.T) {
 // testOneSendPerGet sends twice for one GET; the second message must come
 // with the next GET, or over the websocket the connection upgrades to.
 func testOneSendPerGet(t *testing.T, next string) {
-	r, base := server(t)
+	r, base := serverWith(t, relay.Options{LibraryOnly: true}) // the library's transport
 	url := pollJoin(t, base)
 	sid := url[strings.LastIndex(url, "sid=")+4:]
 	if a := request(context.Background(), "GET", url, ""); a.status != http.StatusOK || !strings.Contains(a.body, "40{") {

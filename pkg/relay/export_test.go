@@ -33,6 +33,14 @@ func SetSendHook(f func([]*packet.Packet) func()) { libfix.SetSendHook(f) }
 // PollWaiting reports whether the long-polling connection sid has a GET
 // waiting for data.
 func PollWaiting(r *Relay, sid string) bool {
+	if r.lite != nil {
+		r.lite.mu.RLock()
+		lc := r.lite.sids[sid]
+		r.lite.mu.RUnlock()
+		if lc != nil {
+			return lc.c.GetHeld()
+		}
+	}
 	s, ok := r.io.Engine().Clients().Load(sid)
 	return ok && s.Transport().Name() == "polling" && s.Transport().Writable()
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
 	"github.com/sio-tools/sio/pkg/relay/internal/wsconn"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
@@ -16,9 +17,10 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
-// The relay's own sessions. A client that opens its session on a
-// websocket (no long-polling first) gets a wsconn.Conn and a liteConn
-// instead of the library's engine socket, client and sockets: the
+// The relay's own sessions. A client that opens an Engine.IO v4 session
+// (on a websocket, or on long-polling, which it may upgrade) gets a
+// wsconn.Conn and a liteConn instead of the library's engine socket,
+// client and sockets: the
 // library keeps about 46 KB and three goroutines per idle connection, a
 // liteConn a few KB and one goroutine (docs/ARCHITECTURE.md). The relay's
 // rules are the same on both kinds: events go to the other clients of the
@@ -28,10 +30,9 @@ import (
 // same log of numbered events (recovery.go: join, replayLite, keepLite),
 // and a session kept by either kind resumes on either.
 //
-// The library still serves long-polling and the upgrade from it (browsers
-// start there), the adapters (--redis, --redis-streams), --parser msgpack
-// and recovery for every client (sio-serve --recover given): their sessions are the
-// library's.
+// The library still serves the adapters (--redis, --redis-streams),
+// --parser msgpack, recovery for every client (sio-serve --recover given),
+// JSONP long-polling and Engine.IO v3: their sessions are the library's.
 
 // liteOn reports whether o lets the relay serve sessions itself.
 func (o Options) liteOn() bool {
@@ -64,6 +65,7 @@ type liteSet struct {
 	cfg   *wsconn.Config
 	mu    sync.RWMutex
 	conns map[*liteConn]struct{}
+	sids  map[string]*liteConn // the sessions that started on long-polling, by id
 	nsps  map[string]*liteNsp
 }
 
@@ -73,7 +75,8 @@ type liteNsp struct {
 }
 
 func newLiteSet(cfg *wsconn.Config) *liteSet {
-	return &liteSet{cfg: cfg, conns: make(map[*liteConn]struct{}), nsps: make(map[string]*liteNsp)}
+	return &liteSet{cfg: cfg, conns: make(map[*liteConn]struct{}), sids: make(map[string]*liteConn),
+		nsps: make(map[string]*liteNsp)}
 }
 
 // count is the number of open sessions.
@@ -206,12 +209,13 @@ var recipientLists = sync.Pool{New: func() any { return new([]*liteSock) }}
 
 // liteConn is the relay's side of one session.
 type liteConn struct {
-	r      *Relay
-	c      *wsconn.Conn
-	qrooms []string // the handshake query's "room" values
-	in     libfix.Inbound
-	dec    parser.Decoder // while a binary packet's attachments come
-	decode *parser.Packet // what dec decoded last
+	r       *Relay
+	c       *wsconn.Conn
+	polling bool     // it started on long-polling (liteSet.sids)
+	qrooms  []string // the handshake query's "room" values
+	in      libfix.Inbound
+	dec     parser.Decoder // while a binary packet's attachments come
+	decode  *parser.Packet // what dec decoded last
 
 	written written
 	left    atomic.Bool // a socket left its namespace itself: the client is going
@@ -261,27 +265,69 @@ func (lc *liteConn) Drained()       { lc.written.drain(1) }
 // handshake req.
 func (r *Relay) acceptLite(w http.ResponseWriter, req *http.Request, q url.Values) {
 	var lc *liteConn
-	_, err := wsconn.Accept(w, req, r.lite.cfg, func(c *wsconn.Conn) wsconn.Handler {
-		lc = &liteConn{r: r, c: c, qrooms: q["room"]}
-		if r.perAddress != nil {
-			lc.joinedAddr, lc.closedAddr = r.perAddress.opened(req.RemoteAddr)
-		}
-		r.lite.mu.Lock()
-		r.lite.conns[lc] = struct{}{}
-		r.lite.mu.Unlock()
-		lc.bare = time.AfterFunc(r.connectTimeout, func() {
-			if !lc.joined.Load() {
-				c.Close("forced close")
-			}
-		})
-		return lc
-	})
+	_, err := wsconn.Accept(w, req, r.lite.cfg, r.newLiteConn(req, q, &lc, false))
 	if err != nil {
 		r.log.Debug("websocket handshake failed", "addr", req.RemoteAddr, "err", err)
 		return
 	}
 	if r.closed.Load() {
 		lc.c.Close("forced close") // Close may have listed the sessions before this one
+	}
+}
+
+// acceptLitePolling opens a session of the relay's own on the
+// long-polling handshake req; its client may upgrade it to a websocket.
+func (r *Relay) acceptLitePolling(w http.ResponseWriter, req *http.Request, q url.Values) {
+	var lc *liteConn
+	wsconn.AcceptPolling(w, req, r.lite.cfg, r.newLiteConn(req, q, &lc, true))
+	if r.closed.Load() {
+		lc.c.Close("forced close")
+	}
+}
+
+// serveLite answers a request that names a session of the relay's own
+// (its sid); false if there is none by that id.
+func (r *Relay) serveLite(w http.ResponseWriter, req *http.Request, q url.Values, sid string) bool {
+	r.lite.mu.RLock()
+	lc := r.lite.sids[sid]
+	r.lite.mu.RUnlock()
+	if lc == nil {
+		return false
+	}
+	switch {
+	case req.Method == http.MethodOptions:
+		wsconn.Preflight(w, req)
+	case q.Get("transport") == "polling":
+		lc.c.ServePoll(w, req)
+	case q.Get("transport") == "websocket" && websocket.IsWebSocketUpgrade(req):
+		lc.c.Upgrade(w, req)
+	default:
+		wsconn.BadRequest(w, req)
+	}
+	return true
+}
+
+// newLiteConn makes the handler of a new session (stored in *lc); one
+// that starts on long-polling is found by its id (sids).
+func (r *Relay) newLiteConn(req *http.Request, q url.Values, lc **liteConn, polling bool) func(*wsconn.Conn) wsconn.Handler {
+	return func(c *wsconn.Conn) wsconn.Handler {
+		l := &liteConn{r: r, c: c, qrooms: q["room"], polling: polling}
+		*lc = l
+		if r.perAddress != nil {
+			l.joinedAddr, l.closedAddr = r.perAddress.opened(req.RemoteAddr)
+		}
+		r.lite.mu.Lock()
+		r.lite.conns[l] = struct{}{}
+		if polling {
+			r.lite.sids[c.ID()] = l
+		}
+		r.lite.mu.Unlock()
+		l.bare = time.AfterFunc(r.connectTimeout, func() {
+			if !l.joined.Load() {
+				c.Close("forced close")
+			}
+		})
+		return l
 	}
 }
 
@@ -659,6 +705,9 @@ func (lc *liteConn) Closed(reason string) {
 	}
 	r.lite.mu.Lock()
 	delete(r.lite.conns, lc)
+	if lc.polling {
+		delete(r.lite.sids, lc.c.ID())
+	}
 	r.lite.mu.Unlock()
 }
 

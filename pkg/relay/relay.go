@@ -450,10 +450,19 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		defer done()
 	}
-	if r.lite != nil && sid == "" && q.Get("transport") == "websocket" && q.Get("EIO") == "4" &&
-		websocket.IsWebSocketUpgrade(req) {
-		r.acceptLite(w, req, q)
-		return
+	if r.lite != nil && q.Get("EIO") == "4" {
+		switch {
+		case sid != "":
+			if r.serveLite(w, req, q, sid) {
+				return
+			}
+		case q.Get("transport") == "websocket" && websocket.IsWebSocketUpgrade(req):
+			r.acceptLite(w, req, q)
+			return
+		case q.Get("transport") == "polling" && req.Method == http.MethodGet && !q.Has("j"):
+			r.acceptLitePolling(w, req, q)
+			return
+		}
 	}
 	w, req, done := r.engine.Prepare(w, req, sid)
 	defer done()

@@ -475,8 +475,13 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10, // a browser sends a few KB; Go's default is 1 MB
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// A connection kept alive between requests is closed after 5 s
+		// idle, as Node's server does (keepAliveTimeout): a client that
+		// upgraded from long-polling leaves its polling connection open,
+		// which held a goroutine and its buffers for good (about 24 KB).
+		IdleTimeout:    5 * time.Second,
+		MaxHeaderBytes: 64 << 10, // a browser sends a few KB; Go's default is 1 MB
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 }
 

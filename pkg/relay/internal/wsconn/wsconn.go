@@ -1,7 +1,9 @@
-// Package wsconn is an Engine.IO v4 session over a websocket alone, kept
-// without the Socket.IO library: for the clients that open their session
-// on a websocket (Node and python clients with transports: ["websocket"],
-// sio-pub and sio-sub with --transport websocket, load generators).
+// Package wsconn is an Engine.IO v4 session kept without the Socket.IO
+// library: over a websocket from the start (Node and python clients with
+// transports: ["websocket"], sio-pub and sio-sub with --transport
+// websocket, load generators), or over long-polling and then, for most
+// clients, the websocket they upgrade to (browsers' and Node clients'
+// default; poll.go).
 //
 // The library keeps, for each connection, an engine socket and a
 // transport with event emitters, the handshake request, a goroutine per
@@ -91,6 +93,7 @@ type Conn struct {
 	reason   string  // why it closed
 	last     int64   // unix nanoseconds of the last write done (or the start)
 	beat     *time.Timer
+	poll     *polling // while on long-polling (poll.go); ws and raw are nil then
 
 	wmu       sync.Mutex // one frame writer at a time: batches, pongs, close replies
 	closeSent atomic.Bool
@@ -118,7 +121,19 @@ func Accept(w http.ResponseWriter, req *http.Request, cfg *Config, newHandler fu
 	}
 	c := &Conn{cfg: cfg, id: NewID(), ws: conn, raw: conn.NetConn(), addr: req.RemoteAddr, ended: make(chan struct{})}
 	c.last = time.Now().UnixNano()
-	conn.SetReadLimit(cfg.MaxPayload)
+	c.handle(conn)
+	c.h = newHandler(c)
+	c.Send(Frame{Data: []byte(c.openPacket(`[]`))})
+	c.mu.Lock()
+	c.beat = time.AfterFunc(cfg.PingInterval, c.heartbeat)
+	c.mu.Unlock()
+	go c.read()
+	return c, nil
+}
+
+// handle sets conn's read limit and answers its pings and close frames.
+func (c *Conn) handle(conn *ws.Conn) {
+	conn.SetReadLimit(c.cfg.MaxPayload)
 	conn.SetPingHandler(func(data string) error { return c.writeControl(ws.PongMessage, []byte(data)) })
 	conn.SetCloseHandler(func(code int, _ string) error {
 		if c.closeSent.Swap(true) {
@@ -130,15 +145,6 @@ func Accept(w http.ResponseWriter, req *http.Request, cfg *Config, newHandler fu
 		}
 		return c.writeControl(ws.CloseMessage, msg)
 	})
-	c.h = newHandler(c)
-	open := `0{"sid":"` + c.id + `","upgrades":[],"pingInterval":` + ms(cfg.PingInterval) +
-		`,"pingTimeout":` + ms(cfg.PingTimeout) + `,"maxPayload":` + strconv.FormatInt(cfg.MaxPayload, 10) + `}`
-	c.Send(Frame{Data: []byte(open)})
-	c.mu.Lock()
-	c.beat = time.AfterFunc(cfg.PingInterval, c.heartbeat)
-	c.mu.Unlock()
-	go c.read()
-	return c, nil
 }
 
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
@@ -251,8 +257,13 @@ func (c *Conn) heartbeat() {
 		return
 	}
 	if c.awaiting {
+		polling := c.poll != nil
 		c.mu.Unlock()
-		c.Close("ping timeout")
+		if polling {
+			c.end("ping timeout") // as Node: no GET would take a close packet
+		} else {
+			c.Close("ping timeout")
+		}
 		return
 	}
 	c.awaiting = true
@@ -294,8 +305,12 @@ func (c *Conn) Send(frames ...Frame) {
 	c.h.Queued(frames)
 	c.next = append(c.next, frames...)
 	c.queued += n
-	start := !c.active
-	c.active = true
+	start := !c.active && c.poll == nil
+	if c.poll != nil {
+		c.poll.signal() // a GET takes them
+	} else {
+		c.active = true
+	}
 	stalled := c.cfg.MaxQueue > 0 && c.queued > c.cfg.MaxQueue && c.stalledLocked()
 	c.mu.Unlock()
 	if stalled {
@@ -471,8 +486,11 @@ func (c *Conn) Close(reason string) {
 	c.closing = true
 	c.reason = reason
 	active := c.active
+	p := c.poll
 	c.mu.Unlock()
-	if !active {
+	if p != nil {
+		p.signal() // the GET waiting takes what is left and the close packet
+	} else if !active {
 		c.sendClose()
 	}
 	time.AfterFunc(closeWait, func() { c.end(reason) })
@@ -504,7 +522,15 @@ func (c *Conn) end(reason string) {
 	if c.beat != nil {
 		c.beat.Stop()
 	}
+	conn, p := c.ws, c.poll
 	c.mu.Unlock()
-	_ = c.ws.Close()
+	if conn != nil {
+		_ = conn.Close()
+	} else {
+		close(c.ended) // no reader ever ran
+	}
+	if p != nil {
+		p.signal() // the GET waiting answers
+	}
 	c.h.Closed(reason)
 }
