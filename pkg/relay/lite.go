@@ -27,8 +27,8 @@ import (
 // namespace or rooms, whichever kind they are (recipients and
 // liteRecipients), acks are answered once written, packets are checked
 // as libfix checks them, sessions resume after a cut connection from the
-// same log of numbered events (recovery.go: join, replayLite, keepLite),
-// and a session kept by either kind resumes on either.
+// same log of numbered events and store of kept sessions (recovery.go:
+// join, replayLite, keepLite).
 //
 // The library still serves the adapters (--redis, --redis-streams),
 // --parser msgpack, recovery for every client (sio-serve --recover given),

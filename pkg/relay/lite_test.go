@@ -11,20 +11,19 @@ import (
 	"github.com/sio-tools/sio/pkg/relay"
 )
 
-// The relay's own sessions (clients that open on a websocket) and the
-// library's (long-polling, and clients that ask for offsets) are one
-// audience: an event from any of them reaches all the others of the
-// namespace, or of the sender's rooms, once, and a room holds clients of
-// both kinds.
-func TestLiteAndLibrarySessionsMeet(t *testing.T) {
+// Sessions on a websocket, on long-polling, and upgraded from long-polling
+// are one audience: an event from any of them reaches all the others of
+// the namespace once. (Written when the last two were the library's
+// sessions; all three are the relay's own now.)
+func TestSessionsOfEveryTransportMeet(t *testing.T) {
 	r, base := server(t)
-	lite := rawJoin(t, base) // the relay's own session
+	lite := rawJoin(t, base) // on a websocket
 	liteSeen := watchAll(lite)
-	poll := pollJoin(t, base) // the library's, long-polling
+	poll := pollJoin(t, base) // long-polling
 	if got := httpGet(t, poll); !strings.HasPrefix(got, "40{") {
 		t.Fatalf("polling connect answer %q", got)
 	}
-	lib := dialWith(t, base, conn.Options{Upgrade: true}) // the library's: long-polling, then a websocket
+	lib := dialWith(t, base, conn.Options{Upgrade: true}) // long-polling, then a websocket
 	if n := r.EngineClients(); n != 3 {
 		t.Fatalf("%d engine connections, want 3", n)
 	}
@@ -91,16 +90,16 @@ func pollFor(t *testing.T, poll, want string) string {
 	return "the polling client got " + strings.Join(seen, " | ") + ", not " + want
 }
 
-// Rooms hold clients of both kinds: an event to a room reaches its
+// Rooms hold clients of every transport: an event to a room reaches its
 // members whatever their session, and no one else.
-func TestLiteRoomsWithLibraryClients(t *testing.T) {
+func TestRoomsAcrossTransports(t *testing.T) {
 	r, base := server(t)
 	inLite := rawDialQuery(t, websocket.DefaultDialer, base, "&room=r")
 	if err := inLite.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
 		t.Fatal(err)
 	}
 	seen := watchAll(inLite)
-	inLib := dialWith(t, base, conn.Options{Upgrade: true, Rooms: []string{"r"}}) // the library's
+	inLib := dialWith(t, base, conn.Options{Upgrade: true, Rooms: []string{"r"}}) // upgraded from long-polling
 	outLib := dialWith(t, base, conn.Options{Upgrade: true})
 	outLite := rawJoin(t, base)
 	outSeen := watchAll(outLite)

@@ -602,11 +602,12 @@ func TestRecoveryForgetsLogsOfFreedNamespaces(t *testing.T) {
 	}
 }
 
-// A session kept by either kind of session resumes on the other: a client
-// whose long-polling session (the library's) ended comes back on a
-// websocket (a session of the relay's own) with the events it missed, and
-// the other way round.
-func TestRecoveryAcrossSessionKinds(t *testing.T) {
+// A session resumes on another transport: a client whose long-polling
+// session ended comes back on a websocket with the events it missed, and
+// the other way round. (Written when long-polling sessions were the
+// library's, where it showed a session kept by one kind resuming on the
+// other; both are the relay's own now, and the store is one.)
+func TestRecoveryAcrossTransports(t *testing.T) {
 	r, base := serverWith(t, relay.Options{Recover: 30 * time.Second})
 	pub := rawJoin(t, base)
 	send := func(n string) {
@@ -634,7 +635,7 @@ func TestRecoveryAcrossSessionKinds(t *testing.T) {
 		}
 	}
 
-	// Long-polling first: the library's session.
+	// Long-polling first.
 	poll := pollJoinWith(t, base, `40{"`+relay.OffsetsKey+`":true}`)
 	pid := between(httpGet(t, poll), `"pid":"`, `"`)
 	if pid == "" {
@@ -653,7 +654,7 @@ func TestRecoveryAcrossSessionKinds(t *testing.T) {
 	clients(1)
 	send("2")
 
-	// Back on a websocket: a session of the relay's own.
+	// Back on a websocket.
 	ws := rawDial(t, websocket.DefaultDialer, base)
 	defer ws.Close()
 	if err := ws.WriteMessage(websocket.TextMessage,
@@ -678,7 +679,7 @@ func TestRecoveryAcrossSessionKinds(t *testing.T) {
 	clients(1)
 	send("3")
 
-	// And back on long-polling: the library's again.
+	// And back on long-polling.
 	poll = pollJoinWith(t, base, `40{"`+relay.OffsetsKey+`":true,"pid":"`+pid+`","offset":"`+off+`"}`)
 	var got []string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {

@@ -95,10 +95,9 @@ type Options struct {
 	// (decoded and encoded again, keys sorted): the passthrough reads
 	// the default parser's text.
 	Msgpack bool
-	// LibraryOnly serves every client through the library, also those
-	// that open their session on a websocket, which the relay otherwise
-	// serves itself (lite.go). For tests of the library's fixes, and to
-	// compare.
+	// LibraryOnly serves every client through the library, which the
+	// relay otherwise serves itself (lite.go). For tests of the library's
+	// fixes, and to compare.
 	LibraryOnly bool
 }
 

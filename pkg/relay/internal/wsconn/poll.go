@@ -130,21 +130,35 @@ var (
 	noopPacket  = Frame{Data: []byte("6")}
 )
 
-func (c *Conn) get(w http.ResponseWriter, req *http.Request) {
+// begin marks a GET or a POST of the session under way (busy says which)
+// and returns the polling state with c.mu held; or it answers 400 and
+// returns nil: the session moved to its websocket or ended (or, with
+// closing, is ending), or a request of that kind is under way already,
+// which ends the session (the GET waiting gets the close packet).
+func (c *Conn) begin(w http.ResponseWriter, req *http.Request, closing bool, busy func(*polling) *bool) *polling {
 	c.mu.Lock()
 	p := c.poll
-	if p == nil || c.closed {
+	if p == nil || c.closed || (closing && c.closing) {
 		c.mu.Unlock()
 		BadRequest(w, req)
-		return
+		return nil
 	}
-	if p.getting {
+	b := busy(p)
+	if *b {
 		c.mu.Unlock()
 		BadRequest(w, req)
-		c.end("transport error") // the GET waiting gets the close packet
+		c.end("transport error")
+		return nil
+	}
+	*b = true
+	return p
+}
+
+func (c *Conn) get(w http.ResponseWriter, req *http.Request) {
+	p := c.begin(w, req, false, func(p *polling) *bool { return &p.getting })
+	if p == nil {
 		return
 	}
-	p.getting = true
 	for len(c.next) == 0 && !c.closing && !c.closed && !p.noop && c.poll != nil {
 		c.mu.Unlock()
 		select {
@@ -254,20 +268,10 @@ func writePayload(w http.ResponseWriter, req *http.Request, frames []Frame) erro
 }
 
 func (c *Conn) post(w http.ResponseWriter, req *http.Request) {
-	c.mu.Lock()
-	p := c.poll
-	if p == nil || c.closed || c.closing {
-		c.mu.Unlock()
-		BadRequest(w, req)
+	p := c.begin(w, req, true, func(p *polling) *bool { return &p.posting })
+	if p == nil {
 		return
 	}
-	if p.posting {
-		c.mu.Unlock()
-		BadRequest(w, req)
-		c.end("transport error")
-		return
-	}
-	p.posting = true
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
