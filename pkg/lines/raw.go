@@ -16,7 +16,7 @@ func SplitArray(data []byte) ([]json.RawMessage, error) {
 // AppendElements is SplitArray appending the elements to dst, so that a
 // caller can reuse one slice for them.
 func AppendElements(dst []json.RawMessage, data []byte) ([]json.RawMessage, error) {
-	if !json.Valid(data) {
+	if !Valid(data, 0) {
 		var raw []json.RawMessage
 		return nil, json.Unmarshal(data, &raw) // says why
 	}

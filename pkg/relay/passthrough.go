@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/sio-tools/sio/pkg/lines"
 	"github.com/sio-tools/sio/pkg/relay/internal/libfix"
@@ -208,22 +207,22 @@ func (r *Relay) answerAck(from *sender, id int64, lost, all int) {
 // same, as the library relays the ones it decoded.
 func (r *Relay) forward(from *sender, msg []byte, then func()) {
 	r.events.Inc()
-	r.broadcast(from, func(offset string) outgoing {
-		if offset != "" {
-			return outgoing{frame: withOffset(msg, offset)}
+	r.broadcast(from, func(off uint64) outgoing {
+		if off != 0 {
+			return outgoing{frame: withOffset(msg, off)}
 		}
 		return outgoing{frame: msg}
 	}, then)
 }
 
-// withOffset appends offset, as a last string argument, to a plain event
-// (an Engine.IO message whose JSON array ends the message).
-func withOffset(msg []byte, offset string) []byte {
+// withOffset appends offset off, as a last string argument, to a plain
+// event (an Engine.IO message whose JSON array ends the message).
+func withOffset(msg []byte, off uint64) []byte {
 	end := len(bytes.TrimRight(msg, " \t\r\n")) - 1 // the array's "]"
-	out := make([]byte, 0, end+len(offset)+4)
+	out := make([]byte, 0, end+24)
 	out = append(out, msg[:end]...)
 	out = append(out, ',', '"')
-	out = append(out, offset...)
+	out = strconv.AppendUint(out, off, 10)
 	return append(out, '"', ']')
 }
 
@@ -290,7 +289,7 @@ func plainEvent(msg []byte) (nsp, name []byte, ok bool) {
 	}
 	// Text frames must be UTF-8 (a browser closes its connection on one
 	// that is not); the library's decoding mends what is not.
-	if !utf8.Valid(b) || !json.Valid(b) || !libfix.NumbersFit(b) {
+	if !lines.Valid(b, lines.UTF8|lines.Floats) {
 		return nil, nil, false
 	}
 	return nsp, n[1 : 1+end], true

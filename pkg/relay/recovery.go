@@ -275,6 +275,9 @@ func (rc *recovery) trim(l *eventLog, now int64) {
 		rc.bytes.Add(-e.size())
 		l.entries.drop()
 	}
+	if len(l.catching) == 0 { // as it is nearly always: no range then, once per event
+		return
+	}
 	for id, c := range l.catching {
 		if time.Duration(now-c.since.UnixNano()) > time.Minute { // a restore that never finished
 			delete(l.catching, id)
@@ -530,7 +533,7 @@ func (rc *recovery) replayLite(l *eventLog, s *liteSock, after uint64) int {
 			continue
 		}
 		out := e.outgoing()
-		s.conn.send(out.liteFrames()...)
+		out.sendTo(s.conn)
 		n++
 	}
 	return n
@@ -666,8 +669,8 @@ func (rc *recovery) lockedLog(nsp string) *eventLog {
 
 // broadcast sends an event from a sender to the other clients of its
 // namespace or rooms, then calls then (if not nil) once the event was
-// handed to every recipient. build makes the event given its offset (""
-// when recovery is off).
+// handed to every recipient. build makes the event given its offset (0:
+// none, recovery is off).
 //
 // With recovery, the event is numbered and kept under the namespace's
 // lock, which orders it with every other event of the namespace and with
@@ -681,16 +684,16 @@ func (rc *recovery) lockedLog(nsp string) *eventLog {
 // one goroutine at a time (the first sender that finds none at work)
 // hands the queue over, in order, outside the lock, while the others go
 // back to reading.
-func (r *Relay) broadcast(from *sender, build func(offset string) outgoing, then func()) {
+func (r *Relay) broadcast(from *sender, build func(off uint64) outgoing, then func()) {
 	l := r.recovery.lockedLog(from.nsp)
 	if l == nil { // recovery off, or no client of the namespace asked for offsets
-		out := build("")
+		out := build(0)
 		r.recipients(from, out.writeTo)
 		r.liteRecipients(from, func(to *liteSock) {
 			// One whose events carry offsets joined after this event
 			// was found unnumbered: its session starts after it.
 			if !to.offsets {
-				to.conn.send(out.liteFrames()...)
+				out.sendTo(to.conn)
 			}
 		})
 		if then != nil {
@@ -701,19 +704,25 @@ func (r *Relay) broadcast(from *sender, build func(offset string) outgoing, then
 	rc := r.recovery
 	off := l.next
 	l.next++
-	out := build(strconv.FormatUint(off, 10))
+	out := build(off)
 	rc.add(l, newEntry(off, from, out))
-	var plain *outgoing // for clients whose events carry no offset
+	// The library's sockets are handed their events later, by pointer:
+	// only then is the event copied to the heap.
+	var lib, plain *outgoing // plain: for clients whose events carry no offset
 	r.recipients(from, func(to *socket.Socket) {
 		if _, catching := l.catching[to.Id()]; catching {
 			return
 		}
 		if rc.all || offsets(to) {
-			l.pending = append(l.pending, handover{to: to, out: out.lib()})
+			if lib == nil {
+				lib = new(outgoing)
+				*lib = out
+			}
+			l.pending = append(l.pending, handover{to: to, out: lib.lib()})
 			return
 		}
 		if plain == nil {
-			o := build("")
+			o := build(0)
 			plain = &o
 		}
 		l.pending = append(l.pending, handover{to: to, out: plain.lib()})
@@ -722,14 +731,14 @@ func (r *Relay) broadcast(from *sender, build func(offset string) outgoing, then
 	// log's order under its lock.
 	r.liteRecipients(from, func(to *liteSock) {
 		if to.offsets {
-			to.conn.send(out.liteFrames()...)
+			out.sendTo(to.conn)
 			return
 		}
 		if plain == nil {
-			o := build("")
+			o := build(0)
 			plain = &o
 		}
-		to.conn.send(plain.liteFrames()...)
+		plain.sendTo(to.conn)
 	})
 	if then != nil {
 		l.pending = append(l.pending, handover{then: then})

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -745,10 +746,10 @@ func (r *Relay) relay(from *sender, args []any) {
 	if ack != nil {
 		then = func() { r.afterWritten(from, func(lost, all int) { answer(ack, lost, all) }) }
 	}
-	r.broadcast(from, func(offset string) outgoing {
+	r.broadcast(from, func(off uint64) outgoing {
 		data := args
-		if offset != "" {
-			data = append(args[:len(args):len(args)], offset)
+		if off != 0 {
+			data = append(args[:len(args):len(args)], strconv.FormatUint(off, 10))
 		}
 		return r.encodeEvent(from.nsp, data)
 	}, then)

@@ -3,8 +3,8 @@ package libfix
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
-	"unicode/utf8"
+
+	"github.com/sio-tools/sio/pkg/lines"
 )
 
 // What a client may send, checked before the library or the relay sees
@@ -101,10 +101,10 @@ func checkText(b []byte) (attachments int, reason string) {
 		}
 		b = b[i:]
 	}
-	if !utf8.Valid(b) || (len(b) > 0 && !json.Valid(b)) {
-		return 0, "payload"
-	}
-	if !NumbersFit(b) {
+	if len(b) > 0 && !lines.Valid(b, lines.UTF8|lines.Floats) {
+		if !lines.Valid(b, lines.UTF8) {
+			return 0, "payload"
+		}
 		return 0, "number"
 	}
 	first := firstByte(b)
@@ -207,58 +207,6 @@ func walkPlaceholders(v any, seen []bool) bool {
 		seen[i] = true
 	}
 	return true
-}
-
-// NumbersFit reports whether every number in the valid JSON b is a
-// finite float64: what the library (and Go clients built on it) decode a
-// number into. 1e999 or a 400-digit integer would fail their decoding: the
-// library closed the sender's connection for it, the passthrough relayed
-// it to clients that then failed. A number of at most 15 characters
-// without an exponent always fits; only longer ones are parsed.
-func NumbersFit(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c == '"':
-			i = stringEnd(b, i)
-		case c == '-' || (c >= '0' && c <= '9'):
-			start, exp := i, false
-			for i+1 < len(b) {
-				d := b[i+1]
-				if d == 'e' || d == 'E' {
-					exp = true
-				} else if !(d >= '0' && d <= '9') && d != '.' && d != '-' && d != '+' {
-					break
-				}
-				i++
-			}
-			if exp || i+1-start > 15 {
-				if _, err := strconv.ParseFloat(string(b[start:i+1]), 64); err != nil {
-					return false
-				}
-			}
-		}
-	}
-	return true
-}
-
-// stringEnd returns the index of the quote that ends the JSON string
-// whose opening quote is at b[i] (len(b) if none).
-func stringEnd(b []byte, i int) int {
-	for {
-		j := bytes.IndexByte(b[i+1:], '"')
-		if j < 0 {
-			return len(b)
-		}
-		i += 1 + j
-		n := 0 // backslashes right before it
-		for k := i - 1; k >= 0 && b[k] == '\\'; k-- {
-			n++
-		}
-		if n%2 == 0 {
-			return i
-		}
-	}
 }
 
 // Inbound checks the packets of one connection that the library does not

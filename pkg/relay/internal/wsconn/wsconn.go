@@ -84,6 +84,7 @@ type Conn struct {
 
 	mu       sync.Mutex
 	next     []Frame // sent, not yet taken by the writer
+	spare    []Frame // the writer's last batch, emptied, for the next
 	queued   int64   // bytes in next and in the writer's hands
 	active   bool    // a writer goroutine runs
 	closing  bool    // Close was called: the close frame follows the writes
@@ -302,8 +303,10 @@ func (c *Conn) Send(frames ...Frame) {
 		c.mu.Unlock()
 		return
 	}
-	c.h.Queued(frames)
 	c.next = append(c.next, frames...)
+	// Queued reads them where they were copied: frames itself then stays
+	// on its caller's stack.
+	c.h.Queued(c.next[len(c.next)-len(frames):])
 	c.queued += n
 	start := !c.active && c.poll == nil
 	if c.poll != nil {
@@ -357,9 +360,11 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		batch := c.next
-		c.next = nil
 		if len(batch) == 0 || c.closed {
 			c.active = false
+			if batch == nil && !c.closed {
+				c.next, c.spare = c.spare, nil // the next Send appends to it
+			}
 			closing := c.closing && !c.closed
 			c.mu.Unlock()
 			if closing {
@@ -367,6 +372,7 @@ func (c *Conn) writeLoop() {
 			}
 			return
 		}
+		c.next, c.spare = c.spare, nil
 		c.mu.Unlock()
 		c.h.Flushing(len(batch))
 		n, err := c.writeBatch(batch)
@@ -377,13 +383,21 @@ func (c *Conn) writeLoop() {
 			c.end("transport error")
 			return
 		}
+		clear(batch)
 		c.mu.Lock()
 		c.queued -= n
 		c.last = time.Now().UnixNano()
+		if cap(batch) <= maxSpare && !c.closed {
+			c.spare = batch[:0]
+		}
 		c.mu.Unlock()
 		c.h.Drained()
 	}
 }
+
+// maxSpare is the most frames a batch's array may hold to be kept for the
+// next (a burst's larger array is let go).
+const maxSpare = 256
 
 var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
@@ -518,7 +532,7 @@ func (c *Conn) end(reason string) {
 	if c.reason != "" {
 		reason = c.reason
 	}
-	c.next = nil
+	c.next, c.spare = nil, nil
 	if c.beat != nil {
 		c.beat.Stop()
 	}
