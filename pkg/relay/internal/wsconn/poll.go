@@ -32,11 +32,9 @@ import (
 type polling struct {
 	wake      chan struct{} // a GET waits: frames came, or the session ends
 	getting   bool          // a GET is answered or waits
-	writing   bool          // a GET writes its answer
 	posting   bool          // a POST is read
 	probing   bool          // a websocket with the session's id probes
 	noop      bool          // the next GET (or the one waiting) gets a noop
-	writer    bool          // start the websocket's writer once the GET wrote
 	leaveNoop bool          // the client closed: the GET waiting gets a noop
 }
 
@@ -194,7 +192,7 @@ func (c *Conn) get(w http.ResponseWriter, req *http.Request) {
 	// No longer waiting: the client may send its next GET as soon as it
 	// has this answer, before this goroutine returns.
 	p.getting = false
-	p.writing = len(batch) > 0
+	c.getWriting = len(batch) > 0
 	closing := c.closing && !c.closed
 	c.mu.Unlock()
 	if len(batch) > 0 {
@@ -206,16 +204,17 @@ func (c *Conn) get(w http.ResponseWriter, req *http.Request) {
 		n += int64(len(f.Data)) + 1
 	}
 	c.mu.Lock()
-	p.writing = false
+	c.getWriting = false
 	if len(batch) > 0 {
 		c.queued -= n
 		c.last = time.Now().UnixNano()
 	}
-	start := p.writer && !c.active && len(c.next) > 0 && !c.closed
+	// Moved to its websocket meanwhile: what was sent since (and a close
+	// frame) waited for this answer to be written, and goes now.
+	start := c.poll == nil && !c.active && (len(c.next) > 0 || c.closing) && !c.closed
 	if start {
 		c.active = true
 	}
-	p.writer = false
 	c.mu.Unlock()
 	if len(batch) > 0 && err == nil {
 		c.h.Drained()
@@ -396,13 +395,11 @@ func (c *Conn) Upgrade(w http.ResponseWriter, req *http.Request) {
 	}
 	c.ws, c.raw = conn, conn.NetConn()
 	c.poll = nil
-	if len(c.next) > 0 {
-		if p.writing {
-			p.writer = true // after the GET writing now: frames in order
-		} else if !c.active {
-			c.active = true
-			go c.writeLoop()
-		}
+	// Frames sent while a GET writes its answer wait for it to be
+	// written (Send and get start the writer): they follow its frames.
+	if len(c.next) > 0 && !c.getWriting && !c.active {
+		c.active = true
+		go c.writeLoop()
 	}
 	c.mu.Unlock()
 	c.handle(conn)

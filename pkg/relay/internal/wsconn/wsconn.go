@@ -95,6 +95,9 @@ type Conn struct {
 	last     int64   // unix nanoseconds of the last write done (or the start)
 	beat     *time.Timer
 	poll     *polling // while on long-polling (poll.go); ws and raw are nil then
+	// getWriting: a long-polling GET writes frames taken from next; after
+	// an upgrade the websocket's writer waits for it (poll.go).
+	getWriting bool
 
 	wmu       sync.Mutex // one frame writer at a time: batches, pongs, close replies
 	closeSent atomic.Bool
@@ -308,10 +311,10 @@ func (c *Conn) Send(frames ...Frame) {
 	// on its caller's stack.
 	c.h.Queued(c.next[len(c.next)-len(frames):])
 	c.queued += n
-	start := !c.active && c.poll == nil
+	start := !c.active && c.poll == nil && !c.getWriting
 	if c.poll != nil {
 		c.poll.signal() // a GET takes them
-	} else {
+	} else if start {
 		c.active = true
 	}
 	stalled := c.cfg.MaxQueue > 0 && c.queued > c.cfg.MaxQueue && c.stalledLocked()
@@ -499,7 +502,7 @@ func (c *Conn) Close(reason string) {
 	}
 	c.closing = true
 	c.reason = reason
-	active := c.active
+	active := c.active || c.getWriting // a writer comes: it sends the close frame
 	p := c.poll
 	c.mu.Unlock()
 	if p != nil {
