@@ -66,6 +66,8 @@
 #                    8 pipeline storm scale (default: all but storm, which
 #                    scripts/connect-storm.sh runs, and scale,
 #                    scripts/scale.sh)
+#   BENCH_IDLE_CONNS=N      connections in 5, 5n and 5u (2000; BENCH_QUICK: 200)
+#   BENCH_IDLE_HOLD=D       how long they stay idle (30s; BENCH_QUICK: 3s)
 #   BENCH_STORM_PARALLEL=N  connects in flight at once in storm (100)
 #   BENCH_SCALE_CONNS=N     clients in scale (100000; BENCH_QUICK: 10000)
 #   BENCH_SCALE_HOLD=D      how long they stay idle (60s; BENCH_QUICK: 6s)
@@ -89,6 +91,8 @@ if [ -n "$quick" ] && [ "$quick" != 0 ]; then
 	idle_conns=200
 	idle_hold=3s
 fi
+idle_conns=${BENCH_IDLE_CONNS:-$idle_conns}
+idle_hold=${BENCH_IDLE_HOLD:-$idle_hold}
 export NODE_PATH=$PWD/node_modules
 
 log() { printf 'bench: %4ds %s\n' "$SECONDS" "$*" >&2; }
