@@ -374,14 +374,11 @@ func (c *Conn) Upgrade(w http.ResponseWriter, req *http.Request) {
 	p.probing = true
 	c.mu.Unlock()
 	conn, err := upgrader.Upgrade(w, req, nil)
-	if err != nil {
-		c.mu.Lock()
-		p.probing = false
-		c.mu.Unlock()
-		return
-	}
-	if !c.probe(conn, p) {
-		_ = conn.Close()
+	probed := err == nil && c.probe(conn, p)
+	if !probed {
+		if conn != nil {
+			_ = conn.Close()
+		}
 		c.mu.Lock()
 		p.probing = false
 		c.mu.Unlock()
