@@ -97,3 +97,7 @@ func SendTwice(r *Relay, sid, first, second string) bool {
 // SetShutdownHooks sets the functions that run as a joined socket is
 // about to be recorded, and once Close has listed the sockets to tell.
 func SetShutdownHooks(joining, closing func()) { testHookJoining, testHookClosing = joining, closing }
+
+// Guarded is how many namespaces had their freeing guarded
+// (libfix.GuardCleanup).
+func Guarded(r *Relay) int64 { return r.guarded.Load() }

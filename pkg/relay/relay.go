@@ -128,10 +128,14 @@ type Relay struct {
 	connectTimeout time.Duration
 	perAddress     *perAddress                          // nil: no limit per address
 	namespaces     *types.Map[string, socket.Namespace] // the library's, by name (namespaces.go)
-	maxRooms       int
-	recovery       *recovery // nil when recovery is off
-	lite           *liteSet  // the relay's own sessions; nil when off (Options.liteOn)
-	token          string
+	// freeing is held while the library frees an empty namespace, and by
+	// orphan's check (libfix.GuardCleanup).
+	freeing  sync.Mutex
+	guarded  atomic.Int64 // namespaces whose freeing holds it (tests)
+	maxRooms int
+	recovery *recovery // nil when recovery is off
+	lite     *liteSet  // the relay's own sessions; nil when off (Options.liteOn)
+	token    string
 
 	conns sync.Map // *connState by engine connection id
 
@@ -326,6 +330,15 @@ func (r *Relay) bindEngine(opts *socket.ServerOptions, maxQueue int64, msgpack b
 //     right after the client's connect could miss it.
 func (r *Relay) serveNamespaces(token string) {
 	_ = r.io.On("connection", r.onConnection)
+	// Emitted as the library makes a namespace for the first client that
+	// asks for it, before that client joins.
+	_ = r.io.Sockets().On("new_namespace", func(args ...any) {
+		if len(args) > 0 {
+			if nsp, ok := args[0].(socket.Namespace); ok && libfix.GuardCleanup(nsp, &r.freeing) {
+				r.guarded.Add(1)
+			}
+		}
+	})
 	// sio-pub asks to join this namespace to learn that the server has
 	// read all it sent before (conn.Confirm). Refusing it is the answer:
 	// a refused client keeps no state, so the request can be repeated
@@ -663,7 +676,14 @@ func (r *Relay) orphan(s *socket.Socket) bool {
 	if nsp.Name() == "/" || r.namespaces == nil {
 		return false
 	}
-	if cur, ok := r.namespaces.Load(nsp.Name()); ok && cur == nsp {
+	// Under freeing: a freeing under way (the namespace found empty before
+	// s was recorded in it) has forgotten the namespace by then. Without
+	// it this check could pass between the two, leaving s alone in a
+	// namespace nobody else would join (TestJoinWhileTheNamespaceIsFreed).
+	r.freeing.Lock()
+	cur, ok := r.namespaces.Load(nsp.Name())
+	r.freeing.Unlock()
+	if ok && cur == nsp {
 		return false
 	}
 	r.log.Warn("joined a namespace freed meanwhile: closing the connection", "id", s.Id(), "nsp", nsp.Name())

@@ -2,6 +2,7 @@ package libfix
 
 import (
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -72,4 +73,35 @@ func clearPingTimeout(conn engine.Socket) {
 		return
 	}
 	utils.ClearTimeout((*atomic.Pointer[utils.Timer])(unsafe.Pointer(f.UnsafeAddr())).Load())
+}
+
+// GuardCleanup makes the library's freeing of an empty namespace (its
+// cleanup, run whenever a socket leaves it) hold mu while it runs. The
+// library looks whether the namespace is empty, closes its adapter, then
+// forgets it: a socket that joins in between is recorded in a namespace
+// about to be forgotten, and a check of the relay's (Relay.orphan) that
+// ran before the namespace was forgotten passed it (the socket then
+// stayed alone there, hearing nobody and heard by nobody). Holding mu
+// around both makes them one step for whoever checks under mu. It
+// reports whether it could (false: the library no longer keeps the
+// cleanup where it did, or the namespace has none).
+func GuardCleanup(nsp socket.Namespace, mu *sync.Mutex) bool {
+	v := reflect.ValueOf(nsp)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	f := v.Elem().FieldByName("_cleanup")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[types.Callable]() {
+		return false
+	}
+	cleanup := *(*types.Callable)(unsafe.Pointer(f.UnsafeAddr()))
+	if cleanup == nil {
+		return false
+	}
+	nsp.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		cleanup()
+	})
+	return true
 }
