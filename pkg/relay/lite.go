@@ -773,7 +773,6 @@ func (r *Relay) endLite() {
 	}
 }
 
-// liteFrames is an outgoing event as session frames, made once per event.
 // sendTo queues the event for a session of the relay's own. A text-only
 // event goes as one frame made on the stack: no array per event.
 func (o *outgoing) sendTo(lc *liteConn) {
@@ -784,6 +783,7 @@ func (o *outgoing) sendTo(lc *liteConn) {
 	lc.send(o.liteFrames()...)
 }
 
+// liteFrames is an outgoing event as session frames, made once per event.
 func (o *outgoing) liteFrames() []wsconn.Frame {
 	if o.frames != nil {
 		return o.frames
