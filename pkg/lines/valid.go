@@ -36,30 +36,22 @@ func Valid(b []byte, c Check) bool {
 			return false
 		}
 		switch b[i] {
-		case '{':
+		case '{', '[':
 			if len(stack) == maxDepth {
 				return false
 			}
+			open := b[i] // its closing bracket is open+2: '}' or ']'
 			i = skipSpace(b, i+1)
-			if i < len(b) && b[i] == '}' {
+			if i < len(b) && b[i] == open+2 { // empty
 				i++
 				break
 			}
-			stack = append(stack, '{')
-			if i = validKey(b, i, c); i < 0 {
-				return false
+			stack = append(stack, open)
+			if open == '{' {
+				if i = validKey(b, i, c); i < 0 {
+					return false
+				}
 			}
-			continue
-		case '[':
-			if len(stack) == maxDepth {
-				return false
-			}
-			i = skipSpace(b, i+1)
-			if i < len(b) && b[i] == ']' {
-				i++
-				break
-			}
-			stack = append(stack, '[')
 			continue
 		case '"':
 			if i = validString(b, i, c); i < 0 {
@@ -100,7 +92,7 @@ func Valid(b []byte, c Check) bool {
 						return false
 					}
 				}
-			case open == '[' && b[i] == ']', open == '{' && b[i] == '}':
+			case b[i] == open+2: // its end
 				stack = stack[:len(stack)-1]
 				i++
 				continue
