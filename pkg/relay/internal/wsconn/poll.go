@@ -164,21 +164,30 @@ func (c *Conn) get(w http.ResponseWriter, req *http.Request) {
 		case <-req.Context().Done():
 			c.mu.Lock()
 			p.getting = false
+			upgraded := c.poll == nil
 			c.mu.Unlock()
-			c.end("transport error") // a GET given up
+			if !upgraded {
+				c.end("transport error") // a GET given up
+			}
 			return
 		}
 		c.mu.Lock()
 	}
 	var batch []Frame
 	var tail []Frame
+	// upgraded: the session moved to its websocket meanwhile, which has
+	// the frames and writes the close frame: this GET answers a noop on a
+	// connection the client is leaving, and what becomes of that answer
+	// does not end the session.
+	upgraded := false
 	switch {
 	case c.closed && p.leaveNoop:
 		tail = []Frame{noopPacket}
 	case c.closed:
 		tail = []Frame{closePacket}
 	case c.poll == nil:
-		tail = []Frame{noopPacket} // moved to its websocket meanwhile, which has the frames
+		tail = []Frame{noopPacket}
+		upgraded = true
 	default:
 		batch = c.next
 		c.next = nil
@@ -193,7 +202,7 @@ func (c *Conn) get(w http.ResponseWriter, req *http.Request) {
 	// has this answer, before this goroutine returns.
 	p.getting = false
 	c.getWriting = len(batch) > 0
-	closing := c.closing && !c.closed
+	closing := c.closing && !c.closed && !upgraded
 	c.mu.Unlock()
 	if len(batch) > 0 {
 		c.h.Flushing(len(batch))
@@ -220,7 +229,7 @@ func (c *Conn) get(w http.ResponseWriter, req *http.Request) {
 		c.h.Drained()
 	}
 	switch {
-	case err != nil:
+	case err != nil && !upgraded: // frames it took, or the close packet, did not go
 		c.end("transport error")
 	case closing:
 		c.end(c.reasonOr("forced close"))

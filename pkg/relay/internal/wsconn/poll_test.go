@@ -1,6 +1,7 @@
 package wsconn
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -121,5 +122,83 @@ func TestUpgradeWaitsForTheGETWriting(t *testing.T) {
 	}
 	conn.Close()
 	for range got {
+	}
+}
+
+// failingWriter is a GET's answer whose client went away: every write
+// fails.
+type failingWriter struct{ header http.Header }
+
+func (w *failingWriter) Header() http.Header       { return w.header }
+func (w *failingWriter) WriteHeader(int)           {}
+func (w *failingWriter) Write([]byte) (int, error) { return 0, errors.New("connection reset by peer") }
+
+// A GET that waited through an upgrade answers a noop on the polling
+// connection the client is leaving: if that write fails (the client
+// closed it first), the session, on its websocket by now, goes on.
+// Before, the failed write ended it ("transport error"). (The GET waiting
+// when the probe comes gets its noop then; this is one sent after it.)
+func TestUpgradedSessionOutlivesItsLastGET(t *testing.T) {
+	cfg := Config{PingInterval: time.Minute, PingTimeout: time.Minute, MaxPayload: 1000,
+		MaxQueue: 1 << 20, StallTime: time.Minute, HardFactor: 16}
+	rec := &recorder{closed: make(chan struct{})}
+	c := AcceptPolling(httptest.NewRecorder(), httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil), &cfg,
+		func(*Conn) Handler { return rec })
+	t.Cleanup(func() { c.Close("forced close"); <-c.Done() })
+	poll := func(w http.ResponseWriter) chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.ServePoll(w, httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling&sid="+c.ID(), nil))
+		}()
+		for deadline := time.Now().Add(5 * time.Second); !c.GetHeld(); {
+			if time.Now().After(deadline) {
+				t.Fatal("the GET never waited")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return done
+	}
+	answered := func(get chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-get:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the GET waiting was not answered %s", what)
+		}
+	}
+
+	first := poll(httptest.NewRecorder())
+	srv := httptest.NewServer(http.HandlerFunc(c.Upgrade))
+	t.Cleanup(srv.Close)
+	conn, _, err := ws.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := conn.WriteMessage(ws.TextMessage, []byte("2probe")); err != nil {
+		t.Fatal(err)
+	}
+	if _, m, err := conn.ReadMessage(); err != nil || string(m) != "3probe" {
+		t.Fatalf("probe answered %q, %v", m, err)
+	}
+	answered(first, "on the probe")
+	last := poll(&failingWriter{header: http.Header{}})
+	if err := conn.WriteMessage(ws.TextMessage, []byte("5")); err != nil {
+		t.Fatal(err)
+	}
+	answered(last, "after the upgrade")
+	select {
+	case <-rec.closed:
+		rec.mu.Lock()
+		reason := rec.reason
+		rec.mu.Unlock()
+		t.Fatalf("the upgraded session ended (%s) when its last GET's answer failed", reason)
+	case <-time.After(100 * time.Millisecond):
+	}
+	c.Send(Frame{Data: []byte("4still")})
+	if _, m, err := conn.ReadMessage(); err != nil || string(m) != "4still" {
+		t.Fatalf("the websocket got %q, %v; want the frame sent after the upgrade", m, err)
 	}
 }
