@@ -32,19 +32,47 @@ func (w *heldWriter) Write(b []byte) (int, error) {
 }
 func (w *heldWriter) Flush() {}
 
+// pollingSession opens a long-polling session whose timers never fire
+// during a test.
+func pollingSession(t *testing.T) (*Conn, *recorder) {
+	t.Helper()
+	cfg := Config{PingInterval: time.Minute, PingTimeout: time.Minute, MaxPayload: 1000,
+		MaxQueue: 1 << 20, StallTime: time.Minute, HardFactor: 16}
+	rec := &recorder{closed: make(chan struct{})}
+	c := AcceptPolling(httptest.NewRecorder(), httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil), &cfg,
+		func(*Conn) Handler { return rec })
+	t.Cleanup(func() { c.Close("forced close"); <-c.Done() })
+	return c, rec
+}
+
+// probe opens a websocket to c's session and probes it ("2probe",
+// answered "3probe"); the upgrade packet is the caller's to send.
+func probe(t *testing.T, c *Conn) *ws.Conn {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(c.Upgrade))
+	t.Cleanup(srv.Close)
+	conn, _, err := ws.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := conn.WriteMessage(ws.TextMessage, []byte("2probe")); err != nil {
+		t.Fatal(err)
+	}
+	if _, m, err := conn.ReadMessage(); err != nil || string(m) != "3probe" {
+		t.Fatalf("probe answered %q, %v", m, err)
+	}
+	return conn
+}
+
 // A session upgraded while a GET from before still writes its answer:
 // what is sent after the upgrade goes on the websocket only once that
 // answer was written, so the frames stay in order even for a client that
 // does not wait for its GET before it upgrades. (Before, Send started the
 // websocket's writer at once.)
 func TestUpgradeWaitsForTheGETWriting(t *testing.T) {
-	cfg := Config{PingInterval: time.Minute, PingTimeout: time.Minute, MaxPayload: 1000,
-		MaxQueue: 1 << 20, StallTime: time.Minute, HardFactor: 16}
-	rec := &recorder{closed: make(chan struct{})}
-	hs := httptest.NewRecorder()
-	c := AcceptPolling(hs, httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil), &cfg,
-		func(*Conn) Handler { return rec })
-	t.Cleanup(func() { c.Close("forced close"); <-c.Done() })
+	c, _ := pollingSession(t)
 
 	c.Send(Frame{Data: []byte("4first")})
 	get := &heldWriter{header: http.Header{}, release: make(chan struct{}), written: make(chan struct{})}
@@ -65,20 +93,7 @@ func TestUpgradeWaitsForTheGETWriting(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 
-	srv := httptest.NewServer(http.HandlerFunc(c.Upgrade))
-	t.Cleanup(srv.Close)
-	conn, _, err := ws.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if err := conn.WriteMessage(ws.TextMessage, []byte("2probe")); err != nil {
-		t.Fatal(err)
-	}
-	if _, m, err := conn.ReadMessage(); err != nil || string(m) != "3probe" {
-		t.Fatalf("probe answered %q, %v", m, err)
-	}
+	conn := probe(t, c)
 	if err := conn.WriteMessage(ws.TextMessage, []byte("5")); err != nil {
 		t.Fatal(err)
 	}
@@ -139,12 +154,7 @@ func (w *failingWriter) Write([]byte) (int, error) { return 0, errors.New("conne
 // Before, the failed write ended it ("transport error"). (The GET waiting
 // when the probe comes gets its noop then; this is one sent after it.)
 func TestUpgradedSessionOutlivesItsLastGET(t *testing.T) {
-	cfg := Config{PingInterval: time.Minute, PingTimeout: time.Minute, MaxPayload: 1000,
-		MaxQueue: 1 << 20, StallTime: time.Minute, HardFactor: 16}
-	rec := &recorder{closed: make(chan struct{})}
-	c := AcceptPolling(httptest.NewRecorder(), httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil), &cfg,
-		func(*Conn) Handler { return rec })
-	t.Cleanup(func() { c.Close("forced close"); <-c.Done() })
+	c, rec := pollingSession(t)
 	poll := func(w http.ResponseWriter) chan struct{} {
 		done := make(chan struct{})
 		go func() {
@@ -169,20 +179,7 @@ func TestUpgradedSessionOutlivesItsLastGET(t *testing.T) {
 	}
 
 	first := poll(httptest.NewRecorder())
-	srv := httptest.NewServer(http.HandlerFunc(c.Upgrade))
-	t.Cleanup(srv.Close)
-	conn, _, err := ws.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if err := conn.WriteMessage(ws.TextMessage, []byte("2probe")); err != nil {
-		t.Fatal(err)
-	}
-	if _, m, err := conn.ReadMessage(); err != nil || string(m) != "3probe" {
-		t.Fatalf("probe answered %q, %v", m, err)
-	}
+	conn := probe(t, c)
 	answered(first, "on the probe")
 	last := poll(&failingWriter{header: http.Header{}})
 	if err := conn.WriteMessage(ws.TextMessage, []byte("5")); err != nil {
